@@ -1,0 +1,57 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    Python tools into .venv, build, start the local stack, serve the API
+#   make test   the same stack on its own ports, every test against it, then stop
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON ?= python3
+CARGO ?= cargo
+
+.PHONY: help venv build run test unit lint fmt requirements clean-stack
+
+help:
+	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
+	@echo "make test    build, start a stack on the test ports, run every test, stop it"
+	@echo "make unit    unit tests only (no stack)"
+	@echo "make lint    rustfmt --check and clippy -D warnings"
+
+# The venv is rebuilt when the pinned requirements change.
+$(VENV)/.installed: infra/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+build:
+	$(CARGO) build --workspace --bins
+
+run: venv build
+	infra/stack.sh run
+
+# One cargo call builds every binary and every test target; the stack script
+# then runs them without rebuilding.
+test: venv
+	$(CARGO) build --workspace --bins --tests
+	infra/stack.sh test
+
+unit:
+	$(CARGO) test --workspace --lib --bins
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Re-pin every Python package from the top-level pins in requirements.in.
+requirements:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/pip install --quiet -r infra/requirements.in
+	{ sed -n '1,3p' infra/requirements.txt; .venv-pin/bin/pip freeze; } > infra/requirements.txt.new
+	mv infra/requirements.txt.new infra/requirements.txt && rm -rf .venv-pin
+
+clean-stack:
+	rm -rf .stack

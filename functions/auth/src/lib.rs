@@ -1,0 +1,143 @@
+//! The `auth` function: register, token, refresh (rotating, with reuse
+//! detection), logout and me, as the contract's Auth section states them.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use shared::domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User};
+use shared::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
+use shared::password::{hash_password, verify_against_nothing, verify_password};
+use shared::store::{LoginRepository, RefreshCheck, Table, UserRepository};
+use shared::tokens::{TokenService, TokenType};
+use shared::{Error, Result, timefmt};
+
+/// Everything a request needs, built once per instance in `main`.
+#[derive(Clone)]
+pub struct AuthState {
+    pub users: UserRepository,
+    pub logins: LoginRepository,
+    pub tokens: Arc<TokenService>,
+}
+
+impl AuthState {
+    pub fn new(table: Table, tokens: TokenService) -> Self {
+        Self { users: UserRepository::new(table.clone()), logins: LoginRepository::new(table), tokens: Arc::new(tokens) }
+    }
+}
+
+impl FromRef<AuthState> for Arc<TokenService> {
+    fn from_ref(state: &AuthState) -> Self {
+        state.tokens.clone()
+    }
+}
+
+pub fn router(state: AuthState) -> Router {
+    let routes = Router::new()
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/auth/token/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/me", get(me))
+        .with_state(state);
+    api_layer(routes, ApiOptions { no_store: true })
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+}
+
+async fn register(State(state): State<AuthState>, Json(input): Json<RegistrationInput>) -> Result<Response> {
+    let registration = input.validate()?;
+    let user = User {
+        id: ulid::Ulid::new().to_string(),
+        username: registration.username,
+        email: registration.email,
+        date_joined: timefmt::now(),
+    };
+    let hash = hash_password(&registration.password)?;
+    state.users.create(&user, Some(&hash)).await?;
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok(json_response(StatusCode::CREATED, &user))
+}
+
+const BAD_CREDENTIALS: &str = "No active account found with the given credentials.";
+
+async fn token(State(state): State<AuthState>, Json(input): Json<CredentialsInput>) -> Result<Response> {
+    let credentials = input.validate()?;
+    let stored = state.users.find_for_sign_in(&credentials.username).await?;
+    // Unknown user, user without a password (social sign-in) and wrong
+    // password take the same time and get the same answer.
+    let user = match stored {
+        Some(stored) => match stored.password_hash.as_deref() {
+            Some(hash) if verify_password(&credentials.password, hash) => stored.user,
+            Some(_) => return Err(Error::NotAuthenticated(BAD_CREDENTIALS)),
+            None => {
+                verify_against_nothing(&credentials.password);
+                return Err(Error::NotAuthenticated(BAD_CREDENTIALS));
+            }
+        },
+        None => {
+            verify_against_nothing(&credentials.password);
+            return Err(Error::NotAuthenticated(BAD_CREDENTIALS));
+        }
+    };
+    let now = timefmt::now().unix_timestamp();
+    let login_id = ulid::Ulid::new().to_string();
+    let refresh = state.tokens.issue_refresh(&user.id, &login_id, now)?;
+    state.logins.start(&user.id, &refresh, now).await?;
+    let access = state.tokens.issue_access(&user.id, now)?;
+    tracing::info!(user_id = %user.id, login_id = %login_id, "signed in");
+    Ok(json_response(StatusCode::OK, &TokenPair { access, refresh: refresh.token }))
+}
+
+async fn refresh(State(state): State<AuthState>, Json(input): Json<RefreshInput>) -> Result<Response> {
+    let presented = input.validate()?;
+    let claims = state.tokens.verify(&presented, TokenType::Refresh)?;
+    let login_id = claims.sid.clone().unwrap_or_default();
+    let now = timefmt::now().unix_timestamp();
+    let next = state.tokens.issue_refresh(&claims.sub, &login_id, now)?;
+    match state.logins.rotate(&claims.jti, &next, now).await? {
+        RefreshCheck::Accepted => {
+            let access = state.tokens.issue_access(&claims.sub, now)?;
+            Ok(json_response(StatusCode::OK, &TokenPair { access, refresh: next.token }))
+        }
+        outcome => Err(refused(outcome, &claims.sub, &login_id)),
+    }
+}
+
+async fn logout(State(state): State<AuthState>, Json(input): Json<RefreshInput>) -> Result<Response> {
+    let presented = input.validate()?;
+    let claims = state.tokens.verify(&presented, TokenType::Refresh)?;
+    let login_id = claims.sid.clone().unwrap_or_default();
+    let now = timefmt::now().unix_timestamp();
+    match state.logins.end(&login_id, &claims.jti, now).await? {
+        RefreshCheck::Accepted => {
+            tracing::info!(user_id = %claims.sub, login_id = %login_id, "signed out");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        outcome => Err(refused(outcome, &claims.sub, &login_id)),
+    }
+}
+
+fn refused(outcome: RefreshCheck, user_id: &str, login_id: &str) -> Error {
+    if outcome == RefreshCheck::Reused {
+        tracing::warn!(user_id, login_id, "used refresh token presented again; login revoked");
+    }
+    Error::TokenNotValid
+}
+
+async fn me(State(state): State<AuthState>, Authenticated(principal): Authenticated) -> Result<Response> {
+    let user = state
+        .users
+        .get(&principal.user_id)
+        .await?
+        .ok_or(Error::NotAuthenticated("User not found."))?;
+    Ok(json_response(StatusCode::OK, &user))
+}

@@ -1,0 +1,299 @@
+//! The HTTP side: route a request, build its event, invoke, answer.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::body::{BodyError, DRAIN_LIMIT_BYTES, read_limited_draining};
+use crate::config::GatewayConfig;
+use crate::error::{GatewayError, InvokeError};
+use crate::event::{EventContext, build_event, decode_response};
+use crate::pool::{FunctionPool, FunctionSpec};
+use crate::routes::Router;
+use crate::runtime_api::MAX_PAYLOAD_BYTES;
+use crate::template::{RouteSpec, Template};
+
+/// A gateway bound to its port, not serving yet.
+pub struct Gateway {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+    state: Arc<AppState>,
+}
+
+struct AppState {
+    router: Router<String>,
+    /// By logical id; every function of the template has one, HTTP or not.
+    pools: BTreeMap<String, FunctionPool>,
+    local_port: u16,
+}
+
+impl Gateway {
+    /// Loads the template, builds the routes and pools, and binds
+    /// `config.listen` (port 0 picks a free port; see [`local_addr`]).
+    ///
+    /// [`local_addr`]: Gateway::local_addr
+    pub async fn bind(config: GatewayConfig) -> Result<Gateway, GatewayError> {
+        let template = Template::load(&config.template_path)?;
+        let template_err = |message: String| GatewayError::Template {
+            path: config.template_path.clone(),
+            message,
+        };
+
+        let mut router = Router::new();
+        let mut pools = BTreeMap::new();
+        for def in &template.functions {
+            for r in &def.http_routes {
+                match &r.route {
+                    RouteSpec::Path { method, path } => {
+                        router.add(method, path, def.logical_id.clone())
+                    }
+                    RouteSpec::Default => router.set_default(def.logical_id.clone()),
+                }
+                .map_err(|m| {
+                    template_err(format!("{}.Events.{}: {m}", def.logical_id, r.event_name))
+                })?;
+            }
+            let spec = FunctionSpec::from_def(def, &config.bin_dir, &config.extra_env);
+            if !spec.binary.is_file() {
+                // Not fatal: it may be built after the gateway starts.
+                eprintln!(
+                    "local-gateway: warning: {} has no binary at {} (yet)",
+                    def.logical_id,
+                    spec.binary.display()
+                );
+            }
+            pools.insert(
+                def.logical_id.clone(),
+                FunctionPool::new(spec, config.max_instances_per_function),
+            );
+        }
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+
+        let routes: Vec<String> = router
+            .route_keys()
+            .map(|(key, f)| format!("{key} -> {f}"))
+            .collect();
+        println!(
+            "local-gateway: serving http://{local_addr} ({} function{}): {}",
+            template.functions.len(),
+            if template.functions.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            if routes.is_empty() {
+                "no routes".to_owned()
+            } else {
+                routes.join(", ")
+            }
+        );
+
+        Ok(Gateway {
+            listener,
+            local_addr,
+            state: Arc::new(AppState {
+                router,
+                pools,
+                local_port: local_addr.port(),
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The pool of the function with this logical id (an SQS poller invokes
+    /// through it).
+    pub fn pool(&self, logical_id: &str) -> Option<FunctionPool> {
+        self.state.pools.get(logical_id).cloned()
+    }
+
+    pub fn pools(&self) -> impl Iterator<Item = &FunctionPool> {
+        self.state.pools.values()
+    }
+
+    /// Serves until `shutdown` completes; then fails what is in flight and
+    /// kills every instance.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), GatewayError> {
+        let pools: Vec<FunctionPool> = self.state.pools.values().cloned().collect();
+        let closing = pools.clone();
+        let app = axum::Router::new().fallback(handle).with_state(self.state);
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Closing the pools first makes in-flight invocations end at
+            // once (503), so the graceful wait for connections is short.
+            for pool in &closing {
+                pool.close();
+            }
+        })
+        .await;
+        for pool in &pools {
+            pool.shutdown().await;
+        }
+        served.map_err(GatewayError::Serve)
+    }
+}
+
+/// [`Gateway::bind`] then [`Gateway::run`].
+pub async fn serve(
+    config: GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    Gateway::bind(config).await?.run(shutdown).await
+}
+
+/// A gateway-made error in the API's error format.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message, "errors": null });
+    let mut res = Response::new(Body::from(body.to_string()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let apigw_request_id = uuid::Uuid::new_v4().to_string();
+    let mut res = route_and_invoke(&state, peer, req, &apigw_request_id).await;
+    if let Ok(v) = HeaderValue::from_str(&apigw_request_id) {
+        // API Gateway's own request id header.
+        res.headers_mut().insert("apigw-requestid", v);
+    }
+    res
+}
+
+async fn route_and_invoke(
+    state: &AppState,
+    peer: SocketAddr,
+    req: Request,
+    apigw_request_id: &str,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let Some(matched) = state.router.find(&parts.method, parts.uri.path()) else {
+        return error_response(StatusCode::NOT_FOUND, "not_found", "Not found.");
+    };
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request body is larger than the 6 MiB Lambda accepts.",
+        )
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT_BYTES as u64) {
+        return too_large();
+    }
+    let body = match read_limited_draining(body, MAX_PAYLOAD_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::Read(_)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "The request body could not be read.",
+            );
+        }
+    };
+
+    let ctx = EventContext {
+        peer,
+        local_port: state.local_port,
+        request_id: apigw_request_id.to_owned(),
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let event = build_event(
+        &parts,
+        &body,
+        matched.route_key,
+        matched.path_params.clone(),
+        &ctx,
+    );
+    let payload = match serde_json::to_vec(&event) {
+        Ok(p) => Bytes::from(p),
+        Err(_) => return internal_error(),
+    };
+    let Some(pool) = state.pools.get(matched.target).cloned() else {
+        return internal_error();
+    };
+    // The invocation runs in its own task so a client that hangs up does not
+    // cancel it half-way (API Gateway does not either) and the instance ends
+    // in a known state.
+    let outcome = tokio::spawn(async move { pool.invoke(payload).await }).await;
+    match outcome {
+        Ok(Ok(answer)) => match decode_response(&answer) {
+            Ok(res) => res.map(Body::from),
+            Err(e) => {
+                eprintln!("local-gateway: {}: {e}", matched.target);
+                bad_gateway()
+            }
+        },
+        Ok(Err(InvokeError::TimedOut { .. })) => error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            "gateway_timeout",
+            "The function did not answer in time.",
+        ),
+        Ok(Err(InvokeError::ShuttingDown { .. })) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The gateway is shutting down.",
+        ),
+        Ok(Err(_)) => bad_gateway(),
+        Err(_) => internal_error(),
+    }
+}
+
+fn bad_gateway() -> Response {
+    error_response(
+        StatusCode::BAD_GATEWAY,
+        "bad_gateway",
+        "The function failed or gave an invalid response.",
+    )
+}
+
+fn internal_error() -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error.",
+    )
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The local stack, with no AWS account and no Docker:
+#   moto         DynamoDB, SQS, SES v2   127.0.0.1:$MOTO_PORT   (default 5000)
+#   localstripe  Stripe API + webhooks   127.0.0.1:$STRIPE_PORT (default 8420)
+#   bootstrap    table, queues, SES identity, from infra/template.yaml
+#   gateway      API Gateway + Lambda    127.0.0.1:$GATEWAY_PORT (default 3000)
+#
+#   infra/stack.sh run        start everything, serve the API until Ctrl-C
+#   infra/stack.sh test ARGS  start everything on the test ports, run
+#                             `cargo test ARGS` against it, stop everything
+#
+# Settings come from infra/local.env; a variable already in the environment
+# wins. Every process started here is stopped when the script exits.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+VENV="$ROOT/.venv"
+
+# Reads infra/local.env without overriding what the environment already set.
+load_env() {
+    local line key value
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        [[ -z "${line// }" || "$line" == \#* ]] && continue
+        key=${line%%=*}
+        value=${line#*=}
+        if [[ -z "${!key+set}" ]]; then
+            eval "export $key=\"$value\""
+        fi
+    done < "$ROOT/infra/local.env"
+}
+
+PIDS=()
+STATE_DIR=""
+
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+port_is_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_for_port() {
+    local name=$1 port=$2 pid=$3 log=$4
+    for _ in $(seq 1 300); do
+        if port_is_open "$port"; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "stack: $name exited during start-up; its log ($log):" >&2
+            tail -n 30 "$log" >&2 || true
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "stack: $name did not open port $port within 30 s; its log ($log):" >&2
+    tail -n 30 "$log" >&2 || true
+    return 1
+}
+
+# start NAME PORT COMMAND...: starts a background server logging to a file.
+start() {
+    local name=$1 port=$2
+    shift 2
+    if port_is_open "$port"; then
+        echo "stack: port $port ($name) is already in use; stop what holds it or set another port (see infra/local.env)" >&2
+        return 1
+    fi
+    local log="$STATE_DIR/$name.log"
+    "$@" >"$log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_for_port "$name" "$port" "$pid" "$log"
+    echo "stack: $name on 127.0.0.1:$port (log: ${log#"$ROOT"/})"
+}
+
+start_backends() {
+    if [[ ! -x "$VENV/bin/moto_server" ]]; then
+        echo "stack: no Python tools in $VENV; run 'make venv' (make run / make test do it)" >&2
+        exit 1
+    fi
+    STATE_DIR="$ROOT/.stack/$GATEWAY_PORT"
+    mkdir -p "$STATE_DIR"
+    start moto "$MOTO_PORT" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+    start localstripe "$STRIPE_PORT" "$VENV/bin/python" "$ROOT/infra/localstripe_loopback.py" --port "$STRIPE_PORT"
+    "$BIN_DIR/local-bootstrap" "$ROOT/infra/template.yaml" | sed 's/^/stack: /'
+}
+
+start_gateway_in_background() {
+    local log="$STATE_DIR/gateway.log"
+    "$BIN_DIR/local-gateway" >"$log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_for_port gateway "$GATEWAY_PORT" "$pid" "$log"
+    echo "stack: gateway on 127.0.0.1:$GATEWAY_PORT (log: ${log#"$ROOT"/})"
+}
+
+main() {
+    local command=${1:-run}
+    shift || true
+    if [[ "$command" == test ]]; then
+        # Test ports differ from `make run`'s so both can run at once.
+        : "${MOTO_PORT:=5010}" "${STRIPE_PORT:=8430}" "${GATEWAY_PORT:=3010}"
+        export MOTO_PORT STRIPE_PORT GATEWAY_PORT
+    fi
+    load_env
+    BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+    export GATEWAY_BIN_DIR="$BIN_DIR"
+    trap stop_all EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+
+    case "$command" in
+        run)
+            start_backends
+            echo "stack: serving the API on http://127.0.0.1:$GATEWAY_PORT (Ctrl-C stops everything)"
+            "$BIN_DIR/local-gateway" &
+            PIDS+=("$!")
+            wait "$!"
+            ;;
+        test)
+            start_backends
+            start_gateway_in_background
+            export API_BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
+            local status=0
+            if [[ $# -eq 0 ]]; then set -- --workspace; fi
+            cargo test "$@" || status=$?
+            if [[ $status -ne 0 ]]; then
+                echo "stack: tests failed; last gateway lines:" >&2
+                tail -n 40 "$STATE_DIR/gateway.log" >&2 || true
+            fi
+            return $status
+            ;;
+        *)
+            echo "usage: infra/stack.sh run | test [cargo test args]" >&2
+            return 2
+            ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,4 @@
+//! Plain types and the rules the contract states about them. No I/O here.
+
+pub mod user;
+pub mod validate;

@@ -1,0 +1,189 @@
+//! Users: what registration and sign-in accept, and what clients see.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::validate::{is_valid_email, length_between, required_string};
+use crate::{FieldErrors, Result};
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 150;
+pub const PASSWORD_MIN: usize = 8;
+/// Hashing cost grows with input; nobody types more than this.
+pub const PASSWORD_MAX: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub date_joined: OffsetDateTime,
+}
+
+/// The case-folded form that makes usernames unique whatever their case.
+pub fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
+
+fn is_username_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_')
+}
+
+/// `POST /auth/register` as sent: every field optional so that all missing
+/// ones are reported together.
+#[derive(Debug, Deserialize)]
+pub struct RegistrationInput {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A registration whose every field passed the contract's rules.
+#[derive(Debug)]
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+impl RegistrationInput {
+    pub fn validate(self) -> Result<Registration> {
+        let mut errors = FieldErrors::new();
+        let username = required_string(&mut errors, "username", self.username, false);
+        if errors.get("username").is_none() {
+            length_between(&mut errors, "username", &username, USERNAME_MIN, USERNAME_MAX);
+            if !username.chars().all(is_username_char) {
+                errors.add(
+                    "username",
+                    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+                );
+            }
+        }
+        let email = required_string(&mut errors, "email", self.email, false).trim().to_owned();
+        if errors.get("email").is_none() && !is_valid_email(&email) {
+            errors.add("email", "Enter a valid email address.");
+        }
+        let password = required_string(&mut errors, "password", self.password, false);
+        if errors.get("password").is_none() {
+            let length = password.chars().count();
+            if length < PASSWORD_MIN {
+                errors.add(
+                    "password",
+                    format!("This password is too short. It must contain at least {PASSWORD_MIN} characters."),
+                );
+            } else if length > PASSWORD_MAX {
+                errors.add("password", format!("Ensure this field has no more than {PASSWORD_MAX} characters."));
+            }
+            if password.chars().all(|c| c.is_ascii_digit()) {
+                errors.add("password", "This password is entirely numeric.");
+            }
+        }
+        errors.into_result(Registration { username, email: normalize_email(&email), password })
+    }
+}
+
+/// The domain part of an address is case-insensitive; the local part is
+/// the mailbox owner's business and is kept as typed.
+pub fn normalize_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        None => email.to_owned(),
+    }
+}
+
+/// `POST /auth/token` as sent.
+#[derive(Debug, Deserialize)]
+pub struct CredentialsInput {
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl CredentialsInput {
+    pub fn validate(self) -> Result<Credentials> {
+        let mut errors = FieldErrors::new();
+        let username = required_string(&mut errors, "username", self.username, false);
+        let password = required_string(&mut errors, "password", self.password, false);
+        errors.into_result(Credentials { username, password })
+    }
+}
+
+/// `POST /auth/token/refresh` and `POST /auth/logout` as sent.
+#[derive(Debug, Deserialize)]
+pub struct RefreshInput {
+    pub refresh: Option<String>,
+}
+
+impl RefreshInput {
+    pub fn validate(self) -> Result<String> {
+        let mut errors = FieldErrors::new();
+        let refresh = required_string(&mut errors, "refresh", self.refresh, false);
+        errors.into_result(refresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    fn input(username: Option<&str>, email: Option<&str>, password: Option<&str>) -> RegistrationInput {
+        RegistrationInput {
+            username: username.map(str::to_owned),
+            email: email.map(str::to_owned),
+            password: password.map(str::to_owned),
+        }
+    }
+
+    fn errors_of(input: RegistrationInput) -> FieldErrors {
+        match input.validate() {
+            Err(Error::Validation(errors)) => errors,
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_registration_passes_and_normalizes_the_email_domain() {
+        let r = input(Some("Alice_1.b+c@d-e"), Some("Alice@Example.COM"), Some("s3cret-pass")).validate().unwrap();
+        assert_eq!(r.username, "Alice_1.b+c@d-e");
+        assert_eq!(r.email, "Alice@example.com");
+    }
+
+    #[test]
+    fn every_missing_field_is_reported_at_once() {
+        let errors = errors_of(input(None, None, None));
+        for field in ["username", "email", "password"] {
+            assert_eq!(errors.get(field).unwrap(), ["This field is required."], "{field}");
+        }
+    }
+
+    #[test]
+    fn username_rules() {
+        assert!(errors_of(input(Some("ab"), Some("a@b.co"), Some("password1"))).get("username").is_some());
+        assert!(errors_of(input(Some(&"a".repeat(151)), Some("a@b.co"), Some("password1"))).get("username").is_some());
+        assert!(errors_of(input(Some("has space"), Some("a@b.co"), Some("password1"))).get("username").is_some());
+        assert!(errors_of(input(Some("semi;colon"), Some("a@b.co"), Some("password1"))).get("username").is_some());
+        assert!(input(Some(&"a".repeat(150)), Some("a@b.co"), Some("password1")).validate().is_ok());
+        assert!(input(Some("Ünïcödé"), Some("a@b.co"), Some("password1")).validate().is_ok());
+    }
+
+    #[test]
+    fn password_rules() {
+        let short = errors_of(input(Some("alice"), Some("a@b.co"), Some("short")));
+        assert_eq!(short.get("password").unwrap().len(), 1);
+        let numeric = errors_of(input(Some("alice"), Some("a@b.co"), Some("1234567890")));
+        assert_eq!(numeric.get("password").unwrap(), ["This password is entirely numeric."]);
+        assert!(input(Some("alice"), Some("a@b.co"), Some("12345678a")).validate().is_ok());
+    }
+
+    #[test]
+    fn usernames_are_unique_whatever_their_case() {
+        assert_eq!(username_key("AlIcE"), username_key("alice"));
+    }
+}

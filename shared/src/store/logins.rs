@@ -1,0 +1,154 @@
+//! Logins: one per sign-in, each the family of the refresh tokens that
+//! rotate from it. See [`super::keys`] for why one `jti` is enough.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use crate::Result;
+use crate::tokens::IssuedRefresh;
+
+/// What became of a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshCheck {
+    /// It was the login's current token and the change was made.
+    Accepted,
+    /// The login is unknown, expired or already revoked.
+    NotValid,
+    /// A genuine but already used token: the login is now revoked.
+    Reused,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginRepository {
+    table: Table,
+}
+
+impl LoginRepository {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    /// Records a new login whose only valid refresh token is `first`.
+    pub async fn start(&self, user_id: &str, first: &IssuedRefresh, now: i64) -> Result<()> {
+        let mut item = item_with_key(keys::login(&first.login_id));
+        let (gsi1pk, gsi1sk) = keys::logins_of_user(user_id, &first.login_id);
+        item.insert("user_id".into(), s(user_id));
+        item.insert("current_jti".into(), s(&first.jti));
+        item.insert("revoked".into(), AttributeValue::Bool(false));
+        item.insert("created_at".into(), n(now));
+        item.insert(keys::TTL.into(), n(first.expires_at));
+        item.insert(keys::GSI1_PK.into(), s(gsi1pk));
+        item.insert(keys::GSI1_SK.into(), s(gsi1sk));
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Replaces the login's current token `presented_jti` by `next`, once.
+    pub async fn rotate(&self, presented_jti: &str, next: &IssuedRefresh, now: i64) -> Result<RefreshCheck> {
+        let update = self
+            .table
+            .client
+            .update_item()
+            .update_expression("SET current_jti = :next, #ttl = :exp, rotated_at = :now")
+            .expression_attribute_values(":next", s(&next.jti))
+            .expression_attribute_values(":exp", n(next.expires_at))
+            .expression_attribute_values(":now", n(now));
+        self.change_if_current(update, &next.login_id, presented_jti, now).await
+    }
+
+    /// Ends the login whose current token is `presented_jti` (logout).
+    pub async fn end(&self, login_id: &str, presented_jti: &str, now: i64) -> Result<RefreshCheck> {
+        let update = self
+            .table
+            .client
+            .update_item()
+            .update_expression("SET revoked = :true, revoked_reason = :reason, revoked_at = :now")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":reason", s("logout"))
+            .expression_attribute_values(":now", n(now));
+        self.change_if_current(update, login_id, presented_jti, now).await
+    }
+
+    /// Applies `update` only while `presented_jti` is the login's current,
+    /// unrevoked, unexpired token; otherwise tells why, revoking the login
+    /// when a used token came back.
+    async fn change_if_current(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        login_id: &str,
+        presented_jti: &str,
+        now: i64,
+    ) -> Result<RefreshCheck> {
+        let result = update
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::login(login_id))))
+            .condition_expression("current_jti = :presented AND revoked = :false AND #ttl > :clock")
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":presented", s(presented_jti))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":clock", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(_) => return Ok(RefreshCheck::Accepted),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
+                    Some(item) => Some(item.clone()),
+                    // Not every DynamoDB-compatible server returns the old
+                    // item; read it to tell reuse from revocation.
+                    None => self.get(login_id).await?,
+                },
+                _ => return Err(sdk_error("UpdateItem", e)),
+            },
+        };
+        let Some(old) = old else { return Ok(RefreshCheck::NotValid) };
+        let read = ItemReader(&old);
+        let expired = read.int(keys::TTL).map(|exp| exp <= now).unwrap_or(true);
+        if read.bool("revoked") || expired {
+            return Ok(RefreshCheck::NotValid);
+        }
+        self.revoke_for_reuse(login_id, now).await?;
+        Ok(RefreshCheck::Reused)
+    }
+
+    async fn revoke_for_reuse(&self, login_id: &str, now: i64) -> Result<()> {
+        self.table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::login(login_id))))
+            .update_expression("SET revoked = :true, revoked_reason = :reason, revoked_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":reason", s("reuse"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, login_id: &str) -> Result<Option<Item>> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::login(login_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(output.item)
+    }
+}

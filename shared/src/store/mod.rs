@@ -1,0 +1,103 @@
+//! DynamoDB single-table access: the key layout ([`keys`]), one repository
+//! per aggregate, and the conversions between items and domain types.
+
+pub mod keys;
+pub mod logins;
+pub mod users;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::Error;
+
+pub use logins::{LoginRepository, RefreshCheck};
+pub use users::UserRepository;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The table and a client for it, cheap to clone (the client is an `Arc`).
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub client: aws_sdk_dynamodb::Client,
+    pub name: String,
+}
+
+impl Table {
+    pub fn new(client: aws_sdk_dynamodb::Client, name: impl Into<String>) -> Self {
+        Self { client, name: name.into() }
+    }
+}
+
+/// Starts an item with its primary key.
+pub fn item_with_key((pk, sk): (String, String)) -> Item {
+    HashMap::from([(keys::PK.to_owned(), AttributeValue::S(pk)), (keys::SK.to_owned(), AttributeValue::S(sk))])
+}
+
+pub fn key_of(key: (String, String)) -> Item {
+    item_with_key(key)
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Reads typed attributes out of an item; a missing or mistyped attribute
+/// is a fault of ours (the item was written by this code), not the client's.
+pub struct ItemReader<'a>(pub &'a Item);
+
+impl ItemReader<'_> {
+    pub fn string(&self, name: &str) -> Result<String, Error> {
+        match self.0.get(name) {
+            Some(AttributeValue::S(v)) => Ok(v.clone()),
+            _ => Err(Error::internal(format!("item attribute {name} missing or not a string"))),
+        }
+    }
+
+    pub fn optional_string(&self, name: &str) -> Option<String> {
+        match self.0.get(name) {
+            Some(AttributeValue::S(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64, Error> {
+        match self.0.get(name) {
+            Some(AttributeValue::N(v)) => v.parse().map_err(Error::internal),
+            _ => Err(Error::internal(format!("item attribute {name} missing or not a number"))),
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.0.get(name), Some(AttributeValue::Bool(true)))
+    }
+
+    pub fn time(&self, name: &str) -> Result<time::OffsetDateTime, Error> {
+        let text = self.string(name)?;
+        crate::timefmt::parse_rfc3339(&text).ok_or_else(|| Error::internal(format!("item attribute {name} is not a time")))
+    }
+}
+
+/// An SDK failure as the client should see it: the store being unreachable
+/// or overloaded is a 503 worth retrying; anything else is our fault.
+pub fn sdk_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let transient = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(e) => matches!(
+            e.err().code(),
+            Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "InternalServerError")
+        ),
+        _ => false,
+    };
+    let detail = format!("dynamodb {operation}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&error));
+    if transient { Error::ServiceUnavailable { detail, retry_after_secs: 1 } } else { Error::Internal(detail) }
+}

@@ -1,0 +1,123 @@
+//! Users and their case-insensitive username claims.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::{ItemReader, Table, item_with_key, key_of, keys, s, sdk_error};
+use crate::domain::user::{User, username_key};
+use crate::{Error, FieldErrors, Result};
+
+/// A user as stored, with what only sign-in may see.
+#[derive(Debug)]
+pub struct StoredUser {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRepository {
+    table: Table,
+}
+
+impl UserRepository {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    /// Writes the user and claims its username in one transaction; a
+    /// username taken in any letter case is a 409 and nothing is written.
+    pub async fn create(&self, user: &User, password_hash: Option<&str>) -> Result<()> {
+        let username_key = username_key(&user.username);
+        let mut profile = item_with_key(keys::user(&user.id));
+        let (gsi1pk, gsi1sk) = keys::user_by_email(&user.email.to_lowercase(), &user.id);
+        profile.insert("id".into(), s(&user.id));
+        profile.insert("username".into(), s(&user.username));
+        profile.insert("username_key".into(), s(&username_key));
+        profile.insert("email".into(), s(&user.email));
+        profile.insert("date_joined".into(), s(crate::timefmt::rfc3339(user.date_joined)));
+        profile.insert(keys::GSI1_PK.into(), s(gsi1pk));
+        profile.insert(keys::GSI1_SK.into(), s(gsi1sk));
+        if let Some(hash) = password_hash {
+            profile.insert("password_hash".into(), s(hash));
+        }
+        let mut claim = item_with_key(keys::username_claim(&username_key));
+        claim.insert("user_id".into(), s(&user.id));
+
+        let put = |item| {
+            Put::builder()
+                .table_name(&self.table.name)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(Error::internal)
+        };
+        let result = self
+            .table
+            .client
+            .transact_write_items()
+            .transact_items(put(claim)?)
+            .transact_items(put(profile)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancel))
+                    if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Err(Error::Conflict {
+                        message: "A user with that username already exists.".into(),
+                        errors: Some(FieldErrors::single("username", "A user with that username already exists.")),
+                    })
+                }
+                _ => Err(sdk_error("TransactWriteItems", e)),
+            },
+        }
+    }
+
+    pub async fn get(&self, user_id: &str) -> Result<Option<User>> {
+        Ok(self.get_stored(user_id).await?.map(|stored| stored.user))
+    }
+
+    /// The user who owns `username` (any letter case), with their hash.
+    pub async fn find_for_sign_in(&self, username: &str) -> Result<Option<StoredUser>> {
+        let claim = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::username_claim(&username_key(username)))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        let Some(claim) = claim.item else { return Ok(None) };
+        let user_id = ItemReader(&claim).string("user_id")?;
+        self.get_stored(&user_id).await
+    }
+
+    async fn get_stored(&self, user_id: &str) -> Result<Option<StoredUser>> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::user(user_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        let Some(item) = output.item else { return Ok(None) };
+        let read = ItemReader(&item);
+        Ok(Some(StoredUser {
+            user: User {
+                id: read.string("id")?,
+                username: read.string("username")?,
+                email: read.string("email")?,
+                date_joined: read.time("date_joined")?,
+            },
+            password_hash: read.optional_string("password_hash"),
+        }))
+    }
+}

@@ -1,0 +1,258 @@
+//! JSON log lines (`time`, `level`, `msg`, the fields of every enclosing
+//! span, such as `request_id`, then the event's own fields) and the count of
+//! AWS calls made while serving one request or event.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Installs the JSON logger. The level comes from `LOG_LEVEL` (or
+/// `RUST_LOG` when it is a plain level), default `info`; the SDK's and
+/// HTTP stack's own chatter is kept to warnings.
+pub fn init() {
+    let level = ["LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let quiet = LevelFilter::WARN.min(level);
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("aws_smithy_runtime", quiet)
+        .with_target("aws_config", quiet)
+        .with_target("hyper", quiet)
+        .with_target("hyper_util", quiet)
+        .with_target("rustls", quiet)
+        .with_target("lambda_runtime", quiet)
+        .with_target("lambda_runtime_api_client", quiet);
+    // A second init (tests) keeps the first subscriber; that is fine.
+    let _ = tracing_subscriber::registry().with(JsonLogLayer.with_filter(filter)).try_init();
+}
+
+/// Fields whose value is itself a JSON document, written as such.
+const JSON_VALUED_FIELDS: &[&str] = &["aws_calls", "throttle_calls"];
+
+pub struct JsonLogLayer;
+
+struct SpanFields(Map<String, Value>);
+
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.insert(field, Value::from(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.insert(field, Value::from(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if JSON_VALUED_FIELDS.contains(&field.name()) {
+            if let Ok(json) = serde_json::from_str::<Value>(&text) {
+                self.insert(field, json);
+                return;
+            }
+        }
+        self.insert(field, Value::from(text));
+    }
+}
+
+impl JsonVisitor<'_> {
+    fn insert(&mut self, field: &Field, value: Value) {
+        let name = match field.name() {
+            "message" => "msg",
+            other => other,
+        };
+        self.0.insert(name.to_owned(), value);
+    }
+}
+
+impl<S> Layer<S> for JsonLogLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Map::new();
+        attrs.record(&mut JsonVisitor(&mut fields));
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(fields));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut extensions = span.extensions_mut();
+            if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
+                values.record(&mut JsonVisitor(fields));
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut line = Map::new();
+        line.insert("time".into(), Value::from(crate::timefmt::rfc3339(crate::timefmt::now())));
+        line.insert("level".into(), Value::from(level_name(*event.metadata().level())));
+        line.insert("target".into(), Value::from(event.metadata().target()));
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(fields)) = span.extensions().get::<SpanFields>() {
+                    line.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+        }
+        event.record(&mut JsonVisitor(&mut line));
+        line.entry("msg").or_insert(Value::from(""));
+        if let Ok(mut text) = serde_json::to_vec(&line) {
+            text.push(b'\n');
+            // One write per line so concurrent lines never interleave.
+            let _ = std::io::stdout().lock().write_all(&text);
+        }
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+/// AWS calls made while serving one request, per service; calls made only to
+/// enforce rate limits are kept apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsCalls {
+    pub operation: BTreeMap<&'static str, u32>,
+    pub throttle: BTreeMap<&'static str, u32>,
+    counting_throttle: bool,
+}
+
+impl AwsCalls {
+    pub fn operation_json(&self) -> String {
+        serde_json::to_string(&self.operation).unwrap_or_else(|_| "{}".into())
+    }
+
+    pub fn throttle_json(&self) -> String {
+        serde_json::to_string(&self.throttle).unwrap_or_else(|_| "{}".into())
+    }
+
+    pub fn total(&self, service: &str) -> u32 {
+        self.operation.get(service).copied().unwrap_or(0)
+    }
+}
+
+tokio::task_local! {
+    static CALLS: RefCell<AwsCalls>;
+}
+
+/// Runs `work` counting the AWS calls it makes (through clients that carry
+/// [`CountAwsCalls`]).
+pub async fn count_aws_calls<F: Future>(work: F) -> (F::Output, AwsCalls) {
+    CALLS
+        .scope(RefCell::new(AwsCalls::default()), async {
+            let output = work.await;
+            let calls = CALLS.with(|calls| calls.borrow().clone());
+            (output, calls)
+        })
+        .await
+}
+
+/// Runs `work` with its AWS calls counted as rate-limit calls.
+pub async fn as_throttle_calls<F: Future>(work: F) -> F::Output {
+    let set = |on: bool| {
+        let _ = CALLS.try_with(|calls| calls.borrow_mut().counting_throttle = on);
+    };
+    set(true);
+    let output = work.await;
+    set(false);
+    output
+}
+
+fn record_call(service: &'static str) {
+    let _ = CALLS.try_with(|calls| {
+        let mut calls = calls.borrow_mut();
+        let map = if calls.counting_throttle { &mut calls.throttle } else { &mut calls.operation };
+        *map.entry(service).or_insert(0) += 1;
+    });
+}
+
+/// An SDK interceptor that counts each operation (not each retry attempt)
+/// against the request being served.
+#[derive(Debug, Clone, Copy)]
+pub struct CountAwsCalls {
+    service: &'static str,
+}
+
+impl CountAwsCalls {
+    pub fn new(service: &'static str) -> Self {
+        Self { service }
+    }
+}
+
+impl Intercept for CountAwsCalls {
+    fn name(&self) -> &'static str {
+        "CountAwsCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        record_call(self.service);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_are_counted_per_service_and_kept_apart_for_throttling() {
+        let ((), calls) = count_aws_calls(async {
+            record_call("dynamodb");
+            record_call("dynamodb");
+            as_throttle_calls(async { record_call("dynamodb") }).await;
+            record_call("sqs");
+        })
+        .await;
+        assert_eq!(calls.operation_json(), r#"{"dynamodb":2,"sqs":1}"#);
+        assert_eq!(calls.throttle_json(), r#"{"dynamodb":1}"#);
+    }
+
+    #[tokio::test]
+    async fn calls_outside_a_scope_are_ignored() {
+        record_call("dynamodb");
+        let ((), calls) = count_aws_calls(async {}).await;
+        assert_eq!(calls.operation_json(), "{}");
+    }
+}
