@@ -178,7 +178,10 @@ impl FunctionPool {
         }
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
-            None => self.spawn().await?,
+            None => self
+                .spawn()
+                .await
+                .inspect_err(|e| eprintln!("local-gateway: {e}"))?,
         };
         let (result, measured) = self.run(&mut instance, payload).await;
         self.report(&measured, &result);

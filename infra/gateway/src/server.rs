@@ -167,10 +167,24 @@ pub async fn serve(
     Gateway::bind(config).await?.run(shutdown).await
 }
 
-/// A gateway-made error in the API's error format.
+/// A gateway-made error in the API's error format
+/// (`{"code","message","errors":null}`).
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "code": code, "message": message, "errors": null });
-    let mut res = Response::new(Body::from(body.to_string()));
+    #[derive(serde::Serialize)]
+    struct ErrorBody<'a> {
+        code: &'a str,
+        message: &'a str,
+        errors: Option<()>,
+    }
+    let body = serde_json::to_string(&ErrorBody {
+        code,
+        message,
+        errors: None,
+    })
+    .unwrap_or_else(|_| {
+        String::from(r#"{"code":"internal_error","message":"Internal error.","errors":null}"#)
+    });
+    let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(
@@ -184,14 +198,88 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     res
 }
 
+/// An answer the gateway makes itself instead of the function's.
+struct GatewayReply {
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+}
+
+impl GatewayReply {
+    const NOT_FOUND: GatewayReply =
+        GatewayReply::new(StatusCode::NOT_FOUND, "not_found", "Not found.");
+    const TOO_LARGE: GatewayReply = GatewayReply::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "Request body is larger than the 6 MiB Lambda accepts.",
+    );
+    const UNREADABLE: GatewayReply = GatewayReply::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "The request body could not be read.",
+    );
+    const BAD_GATEWAY: GatewayReply = GatewayReply::new(
+        StatusCode::BAD_GATEWAY,
+        "bad_gateway",
+        "The function failed or gave an invalid response.",
+    );
+    const TIMEOUT: GatewayReply = GatewayReply::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "gateway_timeout",
+        "The function did not answer in time.",
+    );
+    const SHUTTING_DOWN: GatewayReply = GatewayReply::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "The gateway is shutting down.",
+    );
+    const INTERNAL: GatewayReply = GatewayReply::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error.",
+    );
+
+    const fn new(status: StatusCode, code: &'static str, message: &'static str) -> GatewayReply {
+        GatewayReply {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+/// The caller's `X-Request-Id` if well formed (API.md: 1-128 of letters,
+/// digits and `._:-`).
+fn caller_request_id(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let v = headers.get("x-request-id")?;
+    let s = v.to_str().ok()?;
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    ok.then(|| v.clone())
+}
+
 async fn handle(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
     let apigw_request_id = uuid::Uuid::new_v4().to_string();
-    let mut res = route_and_invoke(&state, peer, req, &apigw_request_id).await;
-    if let Ok(v) = HeaderValue::from_str(&apigw_request_id) {
+    let apigw_id_value = HeaderValue::from_str(&apigw_request_id).ok();
+    let caller_id = caller_request_id(req.headers());
+    let mut res = match route_and_invoke(&state, peer, req, &apigw_request_id).await {
+        Ok(res) => res,
+        Err(reply) => {
+            let mut res = error_response(reply.status, reply.code, reply.message);
+            // Every response carries X-Request-Id (API.md); functions set
+            // their own, so only the gateway's errors need one here.
+            if let Some(id) = caller_id.or_else(|| apigw_id_value.clone()) {
+                res.headers_mut().insert("x-request-id", id);
+            }
+            res
+        }
+    };
+    if let Some(v) = apigw_id_value {
         // API Gateway's own request id header.
         res.headers_mut().insert("apigw-requestid", v);
     }
@@ -203,37 +291,26 @@ async fn route_and_invoke(
     peer: SocketAddr,
     req: Request,
     apigw_request_id: &str,
-) -> Response {
+) -> Result<Response, GatewayReply> {
     let (parts, body) = req.into_parts();
-    let Some(matched) = state.router.find(&parts.method, parts.uri.path()) else {
-        return error_response(StatusCode::NOT_FOUND, "not_found", "Not found.");
-    };
-    let too_large = || {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Request body is larger than the 6 MiB Lambda accepts.",
-        )
-    };
+    let matched = state
+        .router
+        .find(&parts.method, parts.uri.path())
+        .ok_or(GatewayReply::NOT_FOUND)?;
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > DRAIN_LIMIT_BYTES as u64) {
-        return too_large();
+        return Err(GatewayReply::TOO_LARGE);
     }
-    let body = match read_limited_draining(body, MAX_PAYLOAD_BYTES).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => return too_large(),
-        Err(BodyError::Read(_)) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "The request body could not be read.",
-            );
-        }
-    };
+    let body = read_limited_draining(body, MAX_PAYLOAD_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => GatewayReply::TOO_LARGE,
+            BodyError::Read(_) => GatewayReply::UNREADABLE,
+        })?;
 
     let ctx = EventContext {
         peer,
@@ -248,52 +325,28 @@ async fn route_and_invoke(
         matched.path_params.clone(),
         &ctx,
     );
-    let payload = match serde_json::to_vec(&event) {
-        Ok(p) => Bytes::from(p),
-        Err(_) => return internal_error(),
-    };
-    let Some(pool) = state.pools.get(matched.target).cloned() else {
-        return internal_error();
-    };
+    let payload = Bytes::from(serde_json::to_vec(&event).map_err(|_| GatewayReply::INTERNAL)?);
+    let pool = state
+        .pools
+        .get(matched.target)
+        .cloned()
+        .ok_or(GatewayReply::INTERNAL)?;
     // The invocation runs in its own task so a client that hangs up does not
     // cancel it half-way (API Gateway does not either) and the instance ends
     // in a known state.
     let outcome = tokio::spawn(async move { pool.invoke(payload).await }).await;
     match outcome {
         Ok(Ok(answer)) => match decode_response(&answer) {
-            Ok(res) => res.map(Body::from),
+            Ok(res) => Ok(res.map(Body::from)),
             Err(e) => {
                 eprintln!("local-gateway: {}: {e}", matched.target);
-                bad_gateway()
+                Err(GatewayReply::BAD_GATEWAY)
             }
         },
-        Ok(Err(InvokeError::TimedOut { .. })) => error_response(
-            StatusCode::GATEWAY_TIMEOUT,
-            "gateway_timeout",
-            "The function did not answer in time.",
-        ),
-        Ok(Err(InvokeError::ShuttingDown { .. })) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            "The gateway is shutting down.",
-        ),
-        Ok(Err(_)) => bad_gateway(),
-        Err(_) => internal_error(),
+        Ok(Err(InvokeError::TimedOut { .. })) => Err(GatewayReply::TIMEOUT),
+        Ok(Err(InvokeError::ShuttingDown { .. })) => Err(GatewayReply::SHUTTING_DOWN),
+        // Crashed / Spawn: the pool has already said why on stderr.
+        Ok(Err(_)) => Err(GatewayReply::BAD_GATEWAY),
+        Err(_) => Err(GatewayReply::INTERNAL),
     }
-}
-
-fn bad_gateway() -> Response {
-    error_response(
-        StatusCode::BAD_GATEWAY,
-        "bad_gateway",
-        "The function failed or gave an invalid response.",
-    )
-}
-
-fn internal_error() -> Response {
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "Internal error.",
-    )
 }

@@ -231,6 +231,17 @@ async fn echo_round_trip() {
     assert_eq!(e["path_params"], json!({"id": ["7"]}));
     assert_eq!(e["query"], json!({}));
     assert_eq!(e["body"], "");
+
+    // A body that is not UTF-8 travels base64-encoded and arrives intact.
+    let res = gw
+        .http
+        .put(gw.url("/echo/bin"))
+        .body(vec![0xffu8, b'o', b'k'])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(json_body(res).await["body"], "\u{fffd}ok");
     gw.stop().await;
 }
 
@@ -243,6 +254,24 @@ async fn unknown_routes_are_404_in_the_error_format() {
         body,
         json!({"code": "not_found", "message": "Not found.", "errors": null})
     );
+    // Gateway-made errors carry X-Request-Id: the caller's if well formed.
+    let res = gw
+        .http
+        .get(gw.url("/nope"))
+        .header("x-request-id", "abc.1:2-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "abc.1:2-3");
+    let res = gw
+        .http
+        .get(gw.url("/nope"))
+        .header("x-request-id", "bad id!")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "bad id!");
+    assert!(!res.headers()["x-request-id"].is_empty());
     // Known path, wrong method.
     assert_error(
         gw.http.post(gw.url("/slow")).send().await.unwrap(),

@@ -1,0 +1,1 @@
+//! The `create-payment-intent` function (not built yet).

@@ -1,0 +1,1 @@
+//! The `receipt-mailer` function (not built yet).

@@ -1,0 +1,1 @@
+//! The `stripe-webhook` function (not built yet).
