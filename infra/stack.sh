@@ -122,14 +122,17 @@ main() {
         run)
             start_backends
             echo "stack: serving the API on http://127.0.0.1:$GATEWAY_PORT (Ctrl-C stops everything)"
-            "$BIN_DIR/local-gateway" &
-            PIDS+=("$!")
-            wait "$!"
+            # Shown here and kept in the log, where tests look for log lines.
+            "$BIN_DIR/local-gateway" > >(tee "$STATE_DIR/gateway.log") 2>&1 &
+            local gateway=$!
+            PIDS+=("$gateway")
+            wait "$gateway"
             ;;
         test)
             start_backends
             start_gateway_in_background
             export API_BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
+            export STACK_LOG="$STATE_DIR/gateway.log"
             local status=0
             if [[ $# -eq 0 ]]; then set -- --workspace; fi
             cargo test "$@" || status=$?

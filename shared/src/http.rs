@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::telemetry::{self, AwsCalls};
-use crate::tokens::{Principal, TokenService, TokenType};
+use crate::tokens::{Principal, TokenService};
 use crate::{Error, FieldErrors};
 
 /// The contract's limit for ordinary request bodies (webhooks use 1 MiB).
@@ -230,8 +230,7 @@ fn principal_from(parts: &Parts, tokens: &TokenService) -> Result<Option<Princip
         return Ok(None);
     }
     let token = bearer_token(&parts.headers).ok_or(Error::TokenNotValid)?;
-    let claims = tokens.verify(token, TokenType::Access)?;
-    Ok(Some(Principal { user_id: claims.sub }))
+    tokens.authenticate(token).map(Some)
 }
 
 impl<S> FromRequestParts<S> for Authenticated

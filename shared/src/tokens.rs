@@ -1,6 +1,8 @@
 //! JWT issue and verify: HS256 with the key from the environment, claims
-//! `sub, exp, iat, jti, iss, aud, token_type` (+ `sid`, the login, on
-//! refresh tokens). Any failure is the same `token_not_valid`.
+//! `sub, exp, iat, jti, iss, aud, token_type`, plus `username` on access
+//! tokens (usernames never change, and carrying it lets a request name its
+//! author without reading the user) and `sid`, the login, on refresh tokens.
+//! Any failure is the same `token_not_valid`.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -27,12 +29,15 @@ pub struct Claims {
     /// The login (refresh-token family) a refresh token belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// Who is calling, as proven by a valid access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: String,
+    pub username: String,
 }
 
 /// A freshly issued refresh token and what the store must remember of it.
@@ -77,9 +82,17 @@ impl TokenService {
         self.settings.access_lifetime.as_secs() as i64
     }
 
-    pub fn issue_access(&self, user_id: &str, now: i64) -> Result<String> {
-        let claims = self.claims(user_id, TokenType::Access, now, self.settings.access_lifetime.as_secs(), None);
+    pub fn issue_access(&self, user_id: &str, username: &str, now: i64) -> Result<String> {
+        let mut claims = self.claims(user_id, TokenType::Access, now, self.settings.access_lifetime.as_secs(), None);
+        claims.username = Some(username.to_owned());
         self.sign(&claims)
+    }
+
+    /// The caller an access token proves.
+    pub fn authenticate(&self, token: &str) -> Result<Principal> {
+        let claims = self.verify(token, TokenType::Access)?;
+        let username = claims.username.filter(|u| !u.is_empty()).ok_or(Error::TokenNotValid)?;
+        Ok(Principal { user_id: claims.sub, username })
     }
 
     /// A refresh token for `login_id`; each one carries a fresh `jti` that
@@ -123,6 +136,7 @@ impl TokenService {
             aud: self.settings.audience.clone(),
             token_type,
             sid,
+            username: None,
         }
     }
 
@@ -159,10 +173,11 @@ mod tests {
     #[test]
     fn access_tokens_round_trip() {
         let tokens = service();
-        let token = tokens.issue_access("user-1", now()).unwrap();
+        let token = tokens.issue_access("user-1", "alice", now()).unwrap();
         let claims = tokens.verify(&token, TokenType::Access).unwrap();
         assert_eq!((claims.sub.as_str(), claims.token_type, claims.exp - claims.iat), ("user-1", TokenType::Access, 300));
         assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("iss-test", "aud-test"));
+        assert_eq!(tokens.authenticate(&token).unwrap(), Principal { user_id: "user-1".into(), username: "alice".into() });
     }
 
     #[test]
@@ -179,7 +194,7 @@ mod tests {
     #[test]
     fn the_wrong_token_type_is_refused_both_ways() {
         let tokens = service();
-        let access = tokens.issue_access("u", now()).unwrap();
+        let access = tokens.issue_access("u", "alice", now()).unwrap();
         let refresh = tokens.issue_refresh("u", "l", now()).unwrap().token;
         assert!(matches!(tokens.verify(&access, TokenType::Refresh), Err(Error::TokenNotValid)));
         assert!(matches!(tokens.verify(&refresh, TokenType::Access), Err(Error::TokenNotValid)));
@@ -188,7 +203,7 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let tokens = service();
-        let token = tokens.issue_access("u", now() - 301).unwrap();
+        let token = tokens.issue_access("u", "alice", now() - 301).unwrap();
         assert!(matches!(tokens.verify(&token, TokenType::Access), Err(Error::TokenNotValid)));
     }
 
@@ -196,22 +211,22 @@ mod tests {
     fn another_key_issuer_or_audience_is_refused() {
         let ours = service();
         let other_key = TokenService::new(settings("ffffffffffffffffffffffffffffffff"));
-        let token = other_key.issue_access("u", now()).unwrap();
+        let token = other_key.issue_access("u", "alice", now()).unwrap();
         assert!(ours.verify(&token, TokenType::Access).is_err());
 
         let mut s = settings("0123456789abcdef0123456789abcdef");
         s.issuer = "someone-else".into();
-        assert!(ours.verify(&TokenService::new(s).issue_access("u", now()).unwrap(), TokenType::Access).is_err());
+        assert!(ours.verify(&TokenService::new(s).issue_access("u", "alice", now()).unwrap(), TokenType::Access).is_err());
 
         let mut s = settings("0123456789abcdef0123456789abcdef");
         s.audience = "another-app".into();
-        assert!(ours.verify(&TokenService::new(s).issue_access("u", now()).unwrap(), TokenType::Access).is_err());
+        assert!(ours.verify(&TokenService::new(s).issue_access("u", "alice", now()).unwrap(), TokenType::Access).is_err());
     }
 
     #[test]
     fn alg_none_and_garbage_are_refused() {
         let tokens = service();
-        let genuine = tokens.issue_access("u", now()).unwrap();
+        let genuine = tokens.issue_access("u", "alice", now()).unwrap();
         let payload = genuine.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         for forged in [format!("{header}.{payload}."), format!("{header}.{payload}"), "garbage".into(), String::new()] {
@@ -222,7 +237,7 @@ mod tests {
     #[test]
     fn a_tampered_payload_is_refused() {
         let tokens = service();
-        let genuine = tokens.issue_access("u", now()).unwrap();
+        let genuine = tokens.issue_access("u", "alice", now()).unwrap();
         let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
         let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         claims["sub"] = "admin".into();

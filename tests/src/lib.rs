@@ -160,3 +160,39 @@ pub async fn dynamodb() -> (aws_sdk_dynamodb::Client, String) {
         .await;
     (aws_sdk_dynamodb::Client::new(&config), required_setting("TABLE_NAME"))
 }
+
+/// The `request completed` log line of the request that answered with
+/// `request_id` (its `X-Request-Id`), read from the stack's log: the
+/// gateway's output, where every function's JSON lines land.
+pub async fn completed_log_line(request_id: &str) -> Value {
+    let path = setting("STACK_LOG").unwrap_or_else(|| {
+        format!(
+            "{}/../.stack/{}/gateway.log",
+            env!("CARGO_MANIFEST_DIR"),
+            setting("GATEWAY_PORT").unwrap_or_else(|| "3000".into())
+        )
+    });
+    let needle = format!("\"request_id\":\"{request_id}\"");
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter(|line| line.contains(&needle) && line.contains("\"request completed\""))
+            .find_map(|line| serde_json::from_str::<Value>(line).ok());
+        if let Some(line) = found {
+            return line;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no `request completed` line for request {request_id} in {path}");
+}
+
+/// How many calls to `service` the request with `request_id` made.
+pub async fn aws_calls(request_id: &str, service: &str) -> u64 {
+    completed_log_line(request_id).await["aws_calls"][service].as_u64().unwrap_or(0)
+}
+
+/// A request id no other request uses, to find its log line by.
+pub fn fresh_request_id() -> String {
+    format!("test-{}", ulid::Ulid::new())
+}

@@ -267,6 +267,7 @@ struct Forged<'a> {
     iss: String,
     aud: String,
     token_type: &'a str,
+    username: &'a str,
 }
 
 #[tokio::test]
@@ -284,6 +285,7 @@ async fn forged_tokens_are_not_valid() {
         iss: required_setting("JWT_ISSUER"),
         aud: required_setting("JWT_AUDIENCE"),
         token_type: "access",
+        username: &username,
     };
     let sign = |claims: &Forged, key: &str| {
         encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(key.as_bytes())).unwrap()

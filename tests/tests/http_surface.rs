@@ -100,3 +100,27 @@ async fn every_response_carries_a_request_id_and_nosniff() {
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     assert!(response.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn each_request_ends_with_one_log_line_counting_its_aws_calls() {
+    let api = Api::new();
+    let request_id = e2e_tests::fresh_request_id();
+    let username = e2e_tests::unique_username();
+    let response = api
+        .request(Method::POST, "/api/v1/auth/register")
+        .header("x-request-id", &request_id)
+        .json(&serde_json::json!({"username": username, "email": "log@example.com", "password": "log-line-pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let line = e2e_tests::completed_log_line(&request_id).await;
+    assert_eq!(line["level"], "info");
+    assert_eq!(line["status"], 201);
+    assert!(line["duration_ms"].as_f64().is_some());
+    assert!(line["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    // One transaction writes the user and claims the username.
+    assert_eq!(line["aws_calls"], serde_json::json!({"dynamodb": 1}));
+    // Nothing secret in the line.
+    assert!(!line.to_string().contains("log-line-pass"));
+}

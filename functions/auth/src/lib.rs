@@ -92,7 +92,7 @@ async fn token(State(state): State<AuthState>, Json(input): Json<CredentialsInpu
     let login_id = ulid::Ulid::new().to_string();
     let refresh = state.tokens.issue_refresh(&user.id, &login_id, now)?;
     state.logins.start(&user.id, &refresh, now).await?;
-    let access = state.tokens.issue_access(&user.id, now)?;
+    let access = state.tokens.issue_access(&user.id, &user.username, now)?;
     tracing::info!(user_id = %user.id, login_id = %login_id, "signed in");
     Ok(json_response(StatusCode::OK, &TokenPair { access, refresh: refresh.token }))
 }
@@ -105,7 +105,8 @@ async fn refresh(State(state): State<AuthState>, Json(input): Json<RefreshInput>
     let next = state.tokens.issue_refresh(&claims.sub, &login_id, now)?;
     match state.logins.rotate(&claims.jti, &next, now).await? {
         RefreshCheck::Accepted => {
-            let access = state.tokens.issue_access(&claims.sub, now)?;
+            let user = state.users.get(&claims.sub).await?.ok_or(Error::TokenNotValid)?;
+            let access = state.tokens.issue_access(&user.id, &user.username, now)?;
             Ok(json_response(StatusCode::OK, &TokenPair { access, refresh: next.token }))
         }
         outcome => Err(refused(outcome, &claims.sub, &login_id)),

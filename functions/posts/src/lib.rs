@@ -1,1 +1,165 @@
-//! The `posts` function (not built yet).
+//! The `posts` function: posts and their comments, as the contract's
+//! "Posts and comments" section states them — author-or-read-only, private
+//! posts that exist only for their author, filters, search, ordering and
+//! cursor pages.
+
+mod comments;
+mod listing;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use shared::domain::post::{Author, Post, PostInput, WriteMode};
+use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
+use shared::pagination::{CursorCodec, absolute_url};
+use shared::store::{PostRepository, Table};
+use shared::tokens::TokenService;
+use shared::{Error, Result, timefmt};
+
+#[derive(Clone)]
+pub struct PostsState {
+    pub posts: PostRepository,
+    pub tokens: Arc<TokenService>,
+    pub cursors: CursorCodec,
+}
+
+impl PostsState {
+    pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec) -> Self {
+        Self { posts: PostRepository::new(table), tokens: Arc::new(tokens), cursors }
+    }
+}
+
+impl FromRef<PostsState> for Arc<TokenService> {
+    fn from_ref(state: &PostsState) -> Self {
+        state.tokens.clone()
+    }
+}
+
+pub fn router(state: PostsState) -> Router {
+    let routes = Router::new()
+        .route("/api/v1/posts", get(listing::list_posts).post(create_post))
+        .route("/api/v1/posts/{id}", get(get_post).put(replace_post).patch(patch_post).delete(delete_post))
+        .route("/api/v1/posts/{id}/comments", get(comments::list_comments).post(comments::create_comment))
+        .route(
+            "/api/v1/comments/{id}",
+            get(comments::get_comment).patch(comments::patch_comment).delete(comments::delete_comment),
+        )
+        .with_state(state);
+    api_layer(routes, ApiOptions::default())
+}
+
+/// Ids are ULIDs; anything else cannot name a post or comment, and must not
+/// reach DynamoDB as a key (an over-long key is a service error there).
+pub(crate) fn checked_id(id: &str) -> Result<&str> {
+    if (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(id)
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+pub(crate) fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serialize) -> Response {
+    let mut response = json_response(StatusCode::CREATED, body);
+    if let Ok(location) = HeaderValue::from_str(&absolute_url(headers, path)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+async fn create_post(
+    State(state): State<PostsState>,
+    Authenticated(me): Authenticated,
+    headers: HeaderMap,
+    Json(input): Json<PostInput>,
+) -> Result<Response> {
+    let changes = input.validate(WriteMode::Full)?;
+    let now = timefmt::now();
+    let post = Post {
+        id: ulid::Ulid::new().to_string(),
+        title: changes.title.unwrap_or_default(),
+        body: changes.body.unwrap_or_default(),
+        is_public: changes.is_public.unwrap_or(true),
+        secret_note: changes.secret_note.flatten(),
+        author: Author { id: me.user_id, username: me.username },
+        comment_count: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    state.posts.create(&post).await?;
+    tracing::info!(post_id = %post.id, "post created");
+    Ok(created(&headers, &format!("/api/v1/posts/{}", post.id), &post.view(Some(vec![]))))
+}
+
+async fn get_post(
+    State(state): State<PostsState>,
+    MaybeAuthenticated(viewer): MaybeAuthenticated,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let viewer_id = viewer.as_ref().map(|v| v.user_id.as_str());
+    let (post, comments) = state.posts.detail(checked_id(&id)?).await?.ok_or(Error::NotFound)?;
+    if !post.is_visible_to(viewer_id) {
+        return Err(Error::NotFound);
+    }
+    Ok(json_response(StatusCode::OK, &post.view(Some(comments))))
+}
+
+async fn replace_post(
+    state: State<PostsState>,
+    me: Authenticated,
+    id: Path<String>,
+    Json(input): Json<PostInput>,
+) -> Result<Response> {
+    update_post(state, me, id, input, WriteMode::Full).await
+}
+
+async fn patch_post(
+    state: State<PostsState>,
+    me: Authenticated,
+    id: Path<String>,
+    Json(input): Json<PostInput>,
+) -> Result<Response> {
+    update_post(state, me, id, input, WriteMode::Partial).await
+}
+
+async fn update_post(
+    State(state): State<PostsState>,
+    Authenticated(me): Authenticated,
+    Path(id): Path<String>,
+    input: PostInput,
+    mode: WriteMode,
+) -> Result<Response> {
+    let id = checked_id(&id)?;
+    let (post, comments) = state.posts.detail(id).await?.ok_or(Error::NotFound)?;
+    if !post.is_visible_to(Some(&me.user_id)) {
+        return Err(Error::NotFound);
+    }
+    if post.author.id != me.user_id {
+        return Err(Error::PermissionDenied);
+    }
+    let changes = input.validate(mode)?;
+    let updated = state.posts.update(&post, &changes).await?.ok_or(Error::NotFound)?;
+    Ok(json_response(StatusCode::OK, &updated.view(Some(comments))))
+}
+
+async fn delete_post(
+    State(state): State<PostsState>,
+    Authenticated(me): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let id = checked_id(&id)?;
+    let (post, deleting) = state.posts.get_for_delete(id).await?.ok_or(Error::NotFound)?;
+    let is_author = post.author.id == me.user_id;
+    if deleting && !is_author || !post.is_visible_to(Some(&me.user_id)) {
+        return Err(Error::NotFound);
+    }
+    if !is_author {
+        return Err(Error::PermissionDenied);
+    }
+    state.posts.delete(id, &me.user_id).await?;
+    tracing::info!(post_id = %id, "post deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -3,6 +3,8 @@
 
 pub mod keys;
 pub mod logins;
+pub mod paging;
+pub mod posts;
 pub mod users;
 
 use std::collections::HashMap;
@@ -13,6 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::Error;
 
 pub use logins::{LoginRepository, RefreshCheck};
+pub use posts::PostRepository;
 pub use users::UserRepository;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -1,0 +1,582 @@
+//! Posts and their comments in the single table (see [`super::keys`]).
+//! Every read a request needs is one Query where the data allows it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update, WriteRequest,
+};
+
+use super::paging::{self, ListPage, PositionKey, QuerySpec};
+use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use crate::domain::post::{Author, Comment, DETAIL_COMMENTS, Post, PostChanges, PostFilter};
+use crate::domain::user::username_key;
+use crate::pagination::Direction;
+use crate::tokens::Principal;
+use crate::{Error, Result, timefmt};
+
+const POST_POSITION: &[&str] = &[keys::PK, keys::SK];
+const FEED_BY_CREATION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
+const FEED_BY_TITLE: &[&str] = &[keys::PK, keys::SK, keys::GSI2_PK, keys::GSI2_SK];
+const AUTHOR_BY_CREATION: &[&str] = &[keys::PK, keys::SK, keys::GSI3_PK, keys::GSI3_SK];
+const AUTHOR_BY_TITLE: &[&str] = &[keys::PK, keys::SK, keys::GSI4_PK, keys::GSI4_SK];
+
+/// Reads per Query call when a search filter may skip most items.
+const SEARCH_READ_PER_CALL: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct PostRepository {
+    table: Table,
+}
+
+fn title_key(title: &str) -> String {
+    title.to_lowercase()
+}
+
+fn search_text(title: &str, body: &str) -> String {
+    format!("{}\n{}", title.to_lowercase(), body.to_lowercase())
+}
+
+fn post_item(post: &Post) -> Item {
+    let mut item = item_with_key(keys::post(&post.id));
+    let author_key = keys::posts_of_author(&username_key(&post.author.username));
+    let title_order = keys::title_order(&title_key(&post.title), &post.id);
+    item.insert("id".into(), s(&post.id));
+    item.insert("title".into(), s(&post.title));
+    item.insert("body".into(), s(&post.body));
+    item.insert("is_public".into(), AttributeValue::Bool(post.is_public));
+    if let Some(note) = &post.secret_note {
+        item.insert("secret_note".into(), s(note));
+    }
+    item.insert("author_id".into(), s(&post.author.id));
+    item.insert("author_username".into(), s(&post.author.username));
+    item.insert("comment_count".into(), n(post.comment_count));
+    item.insert("created_at".into(), s(timefmt::rfc3339(post.created_at)));
+    item.insert("updated_at".into(), s(timefmt::rfc3339(post.updated_at)));
+    item.insert("search_text".into(), s(search_text(&post.title, &post.body)));
+    item.insert(keys::GSI1_PK.into(), s(keys::ALL_POSTS));
+    item.insert(keys::GSI1_SK.into(), s(&post.id));
+    item.insert(keys::GSI2_PK.into(), s(keys::ALL_POSTS));
+    item.insert(keys::GSI2_SK.into(), s(&title_order));
+    item.insert(keys::GSI3_PK.into(), s(&author_key));
+    item.insert(keys::GSI3_SK.into(), s(&post.id));
+    item.insert(keys::GSI4_PK.into(), s(&author_key));
+    item.insert(keys::GSI4_SK.into(), s(&title_order));
+    item
+}
+
+fn post_from(item: &Item) -> Result<Post> {
+    let read = ItemReader(item);
+    Ok(Post {
+        id: read.string("id")?,
+        title: read.string("title")?,
+        body: read.string("body")?,
+        is_public: read.bool("is_public"),
+        secret_note: read.optional_string("secret_note"),
+        author: Author { id: read.string("author_id")?, username: read.string("author_username")? },
+        comment_count: read.int("comment_count")?.max(0) as u64,
+        created_at: read.time("created_at")?,
+        updated_at: read.time("updated_at")?,
+    })
+}
+
+fn comment_item(comment: &Comment) -> Item {
+    let mut item = item_with_key(keys::comment(&comment.post_id, &comment.id));
+    let (gsi1pk, gsi1sk) = keys::comment_by_id(&comment.id);
+    item.insert("id".into(), s(&comment.id));
+    item.insert("post_id".into(), s(&comment.post_id));
+    item.insert("body".into(), s(&comment.body));
+    item.insert("author_id".into(), s(&comment.author.id));
+    item.insert("author_username".into(), s(&comment.author.username));
+    item.insert("created_at".into(), s(timefmt::rfc3339(comment.created_at)));
+    item.insert("updated_at".into(), s(timefmt::rfc3339(comment.updated_at)));
+    item.insert(keys::GSI1_PK.into(), s(gsi1pk));
+    item.insert(keys::GSI1_SK.into(), s(gsi1sk));
+    item
+}
+
+fn comment_from(item: &Item) -> Result<Comment> {
+    let read = ItemReader(item);
+    Ok(Comment {
+        id: read.string("id")?,
+        post_id: read.string("post_id")?,
+        author: Author { id: read.string("author_id")?, username: read.string("author_username")? },
+        body: read.string("body")?,
+        created_at: read.time("created_at")?,
+        updated_at: read.time("updated_at")?,
+    })
+}
+
+fn is_post(item: &Item) -> bool {
+    matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == keys::POST_SK)
+}
+
+/// A post that is being deleted is already gone for every reader.
+fn is_deleting(item: &Item) -> bool {
+    ItemReader(item).bool("deleting")
+}
+
+fn transaction_failed_on_condition(error: &TransactWriteItemsError) -> bool {
+    matches!(error, TransactWriteItemsError::TransactionCanceledException(cancel)
+        if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
+}
+
+impl PostRepository {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    pub async fn create(&self, post: &Post) -> Result<()> {
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(post_item(post)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// The post and its oldest comments, in one Query of its item collection.
+    pub async fn detail(&self, post_id: &str) -> Result<Option<(Post, Vec<Comment>)>> {
+        let output = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::post_partition(post_id)))
+            .consistent_read(true)
+            .limit(DETAIL_COMMENTS as i32 + 1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let items = output.items.unwrap_or_default();
+        let Some(first) = items.first().filter(|i| is_post(i) && !is_deleting(i)) else { return Ok(None) };
+        let post = post_from(first)?;
+        let comments = items[1..].iter().map(comment_from).collect::<Result<Vec<_>>>()?;
+        Ok(Some((post, comments)))
+    }
+
+    /// The post item alone, including one that is being deleted.
+    async fn get_item(&self, post_id: &str) -> Result<Option<Item>> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::post(post_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    pub async fn get(&self, post_id: &str) -> Result<Option<Post>> {
+        match self.get_item(post_id).await? {
+            Some(item) if !is_deleting(&item) => Ok(Some(post_from(&item)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Applies `changes` if the post still exists and is `author_id`'s;
+    /// `None` if it is gone.
+    pub async fn update(&self, post: &Post, changes: &PostChanges) -> Result<Option<Post>> {
+        let mut updated = post.clone();
+        if let Some(title) = &changes.title {
+            updated.title = title.clone();
+        }
+        if let Some(body) = &changes.body {
+            updated.body = body.clone();
+        }
+        if let Some(is_public) = changes.is_public {
+            updated.is_public = is_public;
+        }
+        if let Some(note) = &changes.secret_note {
+            updated.secret_note = note.clone();
+        }
+        updated.updated_at = timefmt::now();
+
+        let title_order = keys::title_order(&title_key(&updated.title), &updated.id);
+        let mut set = vec![
+            "title = :title",
+            "body = :body",
+            "is_public = :is_public",
+            "updated_at = :updated_at",
+            "search_text = :search_text",
+            "gsi2sk = :title_order",
+            "gsi4sk = :title_order",
+        ];
+        let mut values: HashMap<String, AttributeValue> = HashMap::from([
+            (":title".into(), s(&updated.title)),
+            (":body".into(), s(&updated.body)),
+            (":is_public".into(), AttributeValue::Bool(updated.is_public)),
+            (":updated_at".into(), s(timefmt::rfc3339(updated.updated_at))),
+            (":search_text".into(), s(search_text(&updated.title, &updated.body))),
+            (":title_order".into(), s(title_order)),
+            (":author".into(), s(&post.author.id)),
+        ]);
+        let mut expression = String::from("SET ");
+        if let Some(note) = &updated.secret_note {
+            set.push("secret_note = :note");
+            values.insert(":note".into(), s(note));
+            expression.push_str(&set.join(", "));
+        } else {
+            expression.push_str(&set.join(", "));
+            expression.push_str(" REMOVE secret_note");
+        }
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::post(&post.id))))
+            .update_expression(expression)
+            .condition_expression("author_id = :author AND attribute_not_exists(deleting)")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.as_ref().map(post_from).transpose(),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// Deletes the post and all its comments. The post is first marked as
+    /// being deleted (gone for every reader, closed to new comments); the
+    /// comments go in batches; the post item goes last. A failure anywhere
+    /// leaves a marked post that a retried DELETE finishes.
+    pub async fn delete(&self, post_id: &str, author_id: &str) -> Result<()> {
+        self.table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::post(post_id))))
+            .update_expression("SET deleting = :true")
+            .condition_expression("author_id = :author")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":author", s(author_id))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        self.purge_comments(post_id).await?;
+        self.table
+            .client
+            .delete_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::post(post_id))))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// The post item even while it is being deleted, so its author can
+    /// retry a DELETE that failed half-way.
+    pub async fn get_for_delete(&self, post_id: &str) -> Result<Option<(Post, bool)>> {
+        match self.get_item(post_id).await? {
+            Some(item) => Ok(Some((post_from(&item)?, is_deleting(&item)))),
+            None => Ok(None),
+        }
+    }
+
+    async fn purge_comments(&self, post_id: &str) -> Result<()> {
+        loop {
+            let output = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :comment)")
+                .expression_attribute_values(":pk", s(keys::post_partition(post_id)))
+                .expression_attribute_values(":comment", s(keys::COMMENT_SK_PREFIX))
+                .projection_expression("pk, sk")
+                .consistent_read(true)
+                .limit(100)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            let items = output.items.unwrap_or_default();
+            if items.is_empty() {
+                return Ok(());
+            }
+            for chunk in items.chunks(25) {
+                let mut requests = chunk
+                    .iter()
+                    .map(|key| {
+                        DeleteRequest::builder()
+                            .set_key(Some(key.clone()))
+                            .build()
+                            .map(|d| WriteRequest::builder().delete_request(d).build())
+                            .map_err(Error::internal)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                // BatchWriteItem may leave some undone under load; resend
+                // those a few times before giving up (a retry finishes).
+                for attempt in 0..5 {
+                    let output = self
+                        .table
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table.name, requests)
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("BatchWriteItem", e))?;
+                    requests = output
+                        .unprocessed_items
+                        .and_then(|mut left| left.remove(&self.table.name))
+                        .unwrap_or_default();
+                    if requests.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+                if !requests.is_empty() {
+                    return Err(Error::ServiceUnavailable {
+                        detail: "comments left after BatchWriteItem retries".into(),
+                        retry_after_secs: 1,
+                    });
+                }
+            }
+        }
+    }
+
+    /// One page of the posts `viewer` may see, filtered and ordered.
+    pub async fn list(
+        &self,
+        filter: &PostFilter,
+        viewer: Option<&Principal>,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Post>> {
+        // Private posts are only ever the viewer's own: ask their partition.
+        let author = match (filter.is_public, viewer, &filter.author) {
+            (Some(false), None, _) => return Ok(ListPage { results: vec![], next: None, previous: None }),
+            (Some(false), Some(me), Some(author)) if *author != username_key(&me.username) => {
+                return Ok(ListPage { results: vec![], next: None, previous: None });
+            }
+            (Some(false), Some(me), _) => Some(username_key(&me.username)),
+            (_, _, author) => author.clone(),
+        };
+        let by_title = filter.order.by_title();
+        let (index, pk_name, key_attributes) = match (&author, by_title) {
+            (None, false) => (keys::GSI1, keys::GSI1_PK, FEED_BY_CREATION),
+            (None, true) => (keys::GSI2, keys::GSI2_PK, FEED_BY_TITLE),
+            (Some(_), false) => (keys::GSI3, keys::GSI3_PK, AUTHOR_BY_CREATION),
+            (Some(_), true) => (keys::GSI4, keys::GSI4_PK, AUTHOR_BY_TITLE),
+        };
+        let partition = author.as_deref().map(keys::posts_of_author).unwrap_or_else(|| keys::ALL_POSTS.to_owned());
+
+        let mut values = HashMap::from([(":partition".to_owned(), s(partition)), (":true".to_owned(), AttributeValue::Bool(true))]);
+        let mut conditions = vec!["attribute_not_exists(deleting)".to_owned()];
+        match viewer {
+            Some(me) => {
+                conditions.push("(is_public = :true OR author_id = :viewer)".into());
+                values.insert(":viewer".into(), s(&me.user_id));
+            }
+            None => conditions.push("is_public = :true".into()),
+        }
+        if let Some(is_public) = filter.is_public {
+            conditions.push("is_public = :is_public".into());
+            values.insert(":is_public".into(), AttributeValue::Bool(is_public));
+        }
+        let per_call = match &filter.search {
+            Some(text) => {
+                conditions.push("contains(search_text, :search)".into());
+                values.insert(":search".into(), s(text));
+                SEARCH_READ_PER_CALL
+            }
+            // A little slack over the page (+1 to know there is more) so the
+            // few private posts of others rarely cost a second call.
+            None => page_size + 1 + page_size / 4,
+        };
+        let spec = QuerySpec {
+            index: Some(index),
+            key_condition: format!("{pk_name} = :partition"),
+            filter: Some(conditions.join(" AND ")),
+            names: HashMap::new(),
+            values,
+            ascending: filter.order.ascending(),
+            key_attributes,
+            per_call,
+        };
+        let raw = paging::read_page(&self.table, &spec, direction, start, page_size).await?;
+        paging::arrange(raw, direction, start, key_attributes, post_from)
+    }
+
+    /// Adds a comment and counts it, in one transaction that also checks the
+    /// post exists, is not being deleted and is visible to the commenter.
+    /// `false`: no such post for this commenter.
+    pub async fn add_comment(&self, comment: &Comment) -> Result<bool> {
+        let count = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::post(&comment.post_id))))
+            .update_expression("ADD comment_count :one")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(deleting) AND (is_public = :true OR author_id = :me)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":me", s(&comment.author.id))
+            .build()
+            .map_err(Error::internal)?;
+        let put = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(comment_item(comment)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        let result = self
+            .table
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(transaction_failed_on_condition) => Ok(false),
+            Err(e) => Err(sdk_error("TransactWriteItems", e)),
+        }
+    }
+
+    /// A comment by id (through `gsi1`) and the post it belongs to.
+    pub async fn find_comment(&self, comment_id: &str) -> Result<Option<(Comment, Post)>> {
+        let (gsi1pk, _) = keys::comment_by_id(comment_id);
+        let output = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .index_name(keys::GSI1)
+            .key_condition_expression("gsi1pk = :id")
+            .expression_attribute_values(":id", s(gsi1pk))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let Some(item) = output.items.unwrap_or_default().into_iter().next() else { return Ok(None) };
+        let comment = comment_from(&item)?;
+        Ok(self.get(&comment.post_id).await?.map(|post| (comment, post)))
+    }
+
+    pub async fn update_comment(&self, comment: &Comment, body: &str) -> Result<Option<Comment>> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::comment(&comment.post_id, &comment.id))))
+            .update_expression("SET body = :body, updated_at = :now")
+            .condition_expression("attribute_exists(pk) AND author_id = :author")
+            .expression_attribute_values(":body", s(body))
+            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
+            .expression_attribute_values(":author", s(&comment.author.id))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.as_ref().map(comment_from).transpose(),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// Deletes the comment and uncounts it in one transaction; `false` if it
+    /// was already gone (a concurrent delete counted once).
+    pub async fn delete_comment(&self, comment: &Comment) -> Result<bool> {
+        let delete = Delete::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::comment(&comment.post_id, &comment.id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        let uncount = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::post(&comment.post_id))))
+            .update_expression("ADD comment_count :minus_one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":minus_one", n(-1))
+            .build()
+            .map_err(Error::internal)?;
+        let result = self
+            .table
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(uncount).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(transaction_failed_on_condition) => Ok(false),
+            Err(e) => Err(sdk_error("TransactWriteItems", e)),
+        }
+    }
+
+    /// A page of a post's comments, oldest first, with the post (`None`: no
+    /// such post). The first page reads the post and its comments in one
+    /// Query; later pages start past the post item and read it apart.
+    pub async fn list_comments(
+        &self,
+        post_id: &str,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<(Option<Post>, ListPage<Comment>)> {
+        let mut values = HashMap::from([(":pk".to_owned(), s(keys::post_partition(post_id)))]);
+        let (post, key_condition, page_start) = match start {
+            None => {
+                let post_then_comments = QuerySpec {
+                    index: None,
+                    key_condition: "pk = :pk".into(),
+                    filter: None,
+                    names: HashMap::new(),
+                    values: values.clone(),
+                    ascending: true,
+                    key_attributes: POST_POSITION,
+                    per_call: page_size + 2,
+                };
+                let mut raw =
+                    paging::read_page(&self.table, &post_then_comments, Direction::Forward, None, page_size + 1).await?;
+                let post = match raw.items.first() {
+                    Some(item) if is_post(item) && !is_deleting(item) => post_from(item)?,
+                    _ => return Ok((None, ListPage { results: vec![], next: None, previous: None })),
+                };
+                raw.items.remove(0);
+                let page = paging::arrange(raw, Direction::Forward, None, POST_POSITION, comment_from)?;
+                return Ok((Some(post), page));
+            }
+            Some(position) => (self.get(post_id).await?, "pk = :pk AND begins_with(sk, :comment)", position),
+        };
+        if post.is_none() {
+            return Ok((None, ListPage { results: vec![], next: None, previous: None }));
+        }
+        values.insert(":comment".into(), s(keys::COMMENT_SK_PREFIX));
+        let spec = QuerySpec {
+            index: None,
+            key_condition: key_condition.into(),
+            filter: None,
+            names: HashMap::new(),
+            values,
+            ascending: true,
+            key_attributes: POST_POSITION,
+            per_call: page_size + 1,
+        };
+        let raw = paging::read_page(&self.table, &spec, direction, Some(page_start), page_size).await?;
+        Ok((post, paging::arrange(raw, direction, Some(page_start), POST_POSITION, comment_from)?))
+    }
+}
