@@ -11,6 +11,7 @@ pub mod pagination;
 pub mod password;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod timefmt;
 pub mod tokens;
 

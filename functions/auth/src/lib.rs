@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
-use shared::domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User};
+use shared::domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
 use shared::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
 use shared::password::{hash_password, verify_against_nothing, verify_password};
 use shared::store::{LoginRepository, RefreshCheck, Table, UserRepository};
+use shared::throttle::{self, ClientAddress, Throttle};
 use shared::tokens::{TokenService, TokenType};
 use shared::{Error, Result, timefmt};
 
@@ -22,11 +23,17 @@ pub struct AuthState {
     pub users: UserRepository,
     pub logins: LoginRepository,
     pub tokens: Arc<TokenService>,
+    pub throttle: Throttle,
 }
 
 impl AuthState {
-    pub fn new(table: Table, tokens: TokenService) -> Self {
-        Self { users: UserRepository::new(table.clone()), logins: LoginRepository::new(table), tokens: Arc::new(tokens) }
+    pub fn new(table: Table, tokens: TokenService, throttle: Throttle) -> Self {
+        Self {
+            users: UserRepository::new(table.clone()),
+            logins: LoginRepository::new(table),
+            tokens: Arc::new(tokens),
+            throttle,
+        }
     }
 }
 
@@ -37,6 +44,7 @@ impl FromRef<AuthState> for Arc<TokenService> {
 }
 
 pub fn router(state: AuthState) -> Router {
+    let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
     let routes = Router::new()
         .route("/api/v1/auth/register", post(register))
         .route("/api/v1/auth/token", post(token))
@@ -44,7 +52,7 @@ pub fn router(state: AuthState) -> Router {
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/me", get(me))
         .with_state(state);
-    api_layer(routes, ApiOptions { no_store: true })
+    api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
 }
 
 #[derive(Debug, Serialize)]
@@ -69,8 +77,15 @@ async fn register(State(state): State<AuthState>, Json(input): Json<Registration
 
 const BAD_CREDENTIALS: &str = "No active account found with the given credentials.";
 
-async fn token(State(state): State<AuthState>, Json(input): Json<CredentialsInput>) -> Result<Response> {
+async fn token(
+    State(state): State<AuthState>,
+    ClientAddress(address): ClientAddress,
+    Json(input): Json<CredentialsInput>,
+) -> Result<Response> {
     let credentials = input.validate()?;
+    // Password guessing: limited per address and username together.
+    let login_key = format!("{address}|{}", username_key(&credentials.username));
+    state.throttle.hit_scope("login", &login_key).await?;
     let stored = state.users.find_for_sign_in(&credentials.username).await?;
     // Unknown user, user without a password (social sign-in) and wrong
     // password take the same time and get the same answer.

@@ -1,6 +1,8 @@
 use auth::{AuthState, router};
 use shared::config::{StoreSettings, TokenSettings};
 use shared::store::Table;
+use shared::throttle::Throttle;
+use shared::tokens::TokenService;
 use shared::{aws, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
@@ -10,5 +12,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = StoreSettings::from_env()?;
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    lambda_http::run(router(AuthState::new(table, shared::tokens::TokenService::new(tokens)))).await
+    let throttle = Throttle::from_env(table.clone())?;
+    lambda_http::run(router(AuthState::new(table, TokenService::new(tokens), throttle))).await
 }

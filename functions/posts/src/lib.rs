@@ -17,6 +17,7 @@ use shared::domain::post::{Author, Post, PostInput, WriteMode};
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
 use shared::pagination::{CursorCodec, absolute_url};
 use shared::store::{PostRepository, Table};
+use shared::throttle::{self, Throttle};
 use shared::tokens::TokenService;
 use shared::{Error, Result, timefmt};
 
@@ -25,11 +26,12 @@ pub struct PostsState {
     pub posts: PostRepository,
     pub tokens: Arc<TokenService>,
     pub cursors: CursorCodec,
+    pub throttle: Throttle,
 }
 
 impl PostsState {
-    pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec) -> Self {
-        Self { posts: PostRepository::new(table), tokens: Arc::new(tokens), cursors }
+    pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec, throttle: Throttle) -> Self {
+        Self { posts: PostRepository::new(table), tokens: Arc::new(tokens), cursors, throttle }
     }
 }
 
@@ -40,6 +42,7 @@ impl FromRef<PostsState> for Arc<TokenService> {
 }
 
 pub fn router(state: PostsState) -> Router {
+    let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
     let routes = Router::new()
         .route("/api/v1/posts", get(listing::list_posts).post(create_post))
         .route("/api/v1/posts/{id}", get(get_post).put(replace_post).patch(patch_post).delete(delete_post))
@@ -49,7 +52,7 @@ pub fn router(state: PostsState) -> Router {
             get(comments::get_comment).patch(comments::patch_comment).delete(comments::delete_comment),
         )
         .with_state(state);
-    api_layer(routes, ApiOptions::default())
+    api_layer(throttle::apply(routes, throttle, tokens), ApiOptions::default())
 }
 
 /// Ids are ULIDs; anything else cannot name a post or comment, and must not

@@ -2,6 +2,7 @@ use posts::{PostsState, router};
 use shared::config::{StoreSettings, TokenSettings};
 use shared::pagination::CursorCodec;
 use shared::store::Table;
+use shared::throttle::Throttle;
 use shared::tokens::TokenService;
 use shared::{aws, telemetry};
 
@@ -13,5 +14,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let cursors = CursorCodec::derive_from(&tokens.signing_key);
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    lambda_http::run(router(PostsState::new(table, TokenService::new(tokens), cursors))).await
+    let throttle = Throttle::from_env(table.clone())?;
+    lambda_http::run(router(PostsState::new(table, TokenService::new(tokens), cursors, throttle))).await
 }
