@@ -9,10 +9,12 @@
 //! - [`pool`]: instances of a function and invoking them (HTTP-free, for
 //!   other event sources too).
 //! - `runtime_api`: the Runtime API each instance polls.
+//! - [`cors`]: the HttpApi's CORS configuration, applied as API Gateway does.
 //! - [`server`]: the gateway itself.
 
 mod body;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod event;
 pub mod pool;

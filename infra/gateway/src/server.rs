@@ -13,6 +13,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::body::{BodyError, DRAIN_LIMIT_BYTES, read_limited_draining};
 use crate::config::GatewayConfig;
+use crate::cors::CorsPolicy;
 use crate::error::{GatewayError, InvokeError};
 use crate::event::{EventContext, build_event, decode_response};
 use crate::pool::{FunctionPool, FunctionSpec};
@@ -29,6 +30,7 @@ pub struct Gateway {
 
 struct AppState {
     router: Router<String>,
+    cors: Option<CorsPolicy>,
     /// By logical id; every function of the template has one, HTTP or not.
     pools: BTreeMap<String, FunctionPool>,
     local_port: u16,
@@ -45,6 +47,19 @@ impl Gateway {
             path: config.template_path.clone(),
             message,
         };
+        let template_text = std::fs::read_to_string(&config.template_path).map_err(|e| {
+            template_err(format!("cannot read: {e}"))
+        })?;
+        let extra_env = config.extra_env.clone();
+        let env_lookup = move |name: &str| {
+            extra_env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(name).ok())
+        };
+        let cors = CorsPolicy::from_template(&template_text, &env_lookup).map_err(template_err)?;
 
         let mut router = Router::new();
         let mut pools = BTreeMap::new();
@@ -110,6 +125,7 @@ impl Gateway {
             local_addr,
             state: Arc::new(AppState {
                 router,
+                cors,
                 pools,
                 local_port: local_addr.port(),
             }),
@@ -267,6 +283,10 @@ async fn handle(
     let apigw_request_id = uuid::Uuid::new_v4().to_string();
     let apigw_id_value = HeaderValue::from_str(&apigw_request_id).ok();
     let caller_id = caller_request_id(req.headers());
+    if let Some(preflight) = state.cors.as_ref().and_then(|c| c.preflight(req.method(), req.headers())) {
+        return preflight.map(|()| Body::empty());
+    }
+    let request_headers = state.cors.is_some().then(|| req.headers().clone());
     let mut res = match route_and_invoke(&state, peer, req, &apigw_request_id).await {
         Ok(res) => res,
         Err(reply) => {
@@ -282,6 +302,9 @@ async fn handle(
     if let Some(v) = apigw_id_value {
         // API Gateway's own request id header.
         res.headers_mut().insert("apigw-requestid", v);
+    }
+    if let (Some(cors), Some(request_headers)) = (&state.cors, &request_headers) {
+        cors.decorate(request_headers, res.headers_mut());
     }
     res
 }
