@@ -48,6 +48,19 @@ fn expand(raw: &str, values: &HashMap<String, String>) -> String {
     out
 }
 
+/// Every setting `infra/local.env` names, resolved as [`setting`] does: the
+/// environment a function of the local stack runs with.
+pub fn local_settings() -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local.env");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('=').map(|(key, _)| key.to_owned()))
+        .filter_map(|key| setting(&key).map(|value| (key, value)))
+        .collect()
+}
+
 pub fn required_setting(name: &str) -> String {
     setting(name).unwrap_or_else(|| panic!("{name} is not set and not in infra/local.env"))
 }
