@@ -8,13 +8,14 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack
+.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
 	@echo "make test    build, start a stack on the test ports, run every test, stop it"
 	@echo "make unit    unit tests only (no stack)"
 	@echo "make lint    rustfmt --check and clippy -D warnings"
+	@echo "make openapi regenerate openapi/*.json from the code (commit the result)"
 
 # The venv is rebuilt when the pinned requirements change.
 $(VENV)/.installed: infra/requirements.txt
@@ -34,7 +35,17 @@ run: venv build
 # then runs them without rebuilding.
 test: venv
 	$(CARGO) build --workspace --bins --tests
+	$(MAKE) --no-print-directory contracts
 	infra/stack.sh test
+
+# The committed OpenAPI documents are valid and the SAM template lints clean
+# (whether they match the code is a cargo test: openapi/tests/drift.rs).
+contracts: venv
+	$(VENV)/bin/openapi-spec-validator openapi/openapi.json openapi/apigateway.json
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+openapi:
+	$(CARGO) run --quiet -p openapi-doc --bin generate-openapi
 
 unit:
 	$(CARGO) test --workspace --lib --bins

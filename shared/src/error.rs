@@ -11,8 +11,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Field name (dotted path for nested fields, `non_field_errors` for the
 /// whole object) to its messages, as Django REST Framework reports them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(example = json!({"title": ["Ensure this field has at least 3 characters."]}))]
 pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 
 impl FieldErrors {
@@ -145,10 +146,16 @@ impl Error {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// Every 4xx and 5xx body: nothing else at the top level.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    #[schema(value_type = String, example = "validation_error")]
     pub code: &'static str,
+    #[schema(example = "Invalid input.")]
     pub message: String,
+    /// Field (dotted path for nested fields, `non_field_errors` for the
+    /// whole object) to its messages; `null` when not about fields.
+    #[schema(required = true)]
     pub errors: Option<FieldErrors>,
 }
 

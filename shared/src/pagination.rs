@@ -116,9 +116,12 @@ impl CursorCodec {
 }
 
 /// The page envelope every list endpoint answers with.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
+    /// Absolute URL of the next page, carrying an opaque `cursor`.
+    #[schema(format = "uri")]
     pub next: Option<String>,
+    #[schema(format = "uri")]
     pub previous: Option<String>,
     pub results: Vec<T>,
 }

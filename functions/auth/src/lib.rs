@@ -6,8 +6,10 @@ use std::sync::Arc;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
+use shared::error::ErrorBody;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use serde::Serialize;
 use shared::domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
 use shared::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
@@ -43,24 +45,39 @@ impl FromRef<AuthState> for Arc<TokenService> {
     }
 }
 
+/// The routes and their OpenAPI operations, from the same annotations, so
+/// the router and the document cannot disagree.
+pub fn api() -> OpenApiRouter<AuthState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(token))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
 pub fn router(state: AuthState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let routes = Router::new()
-        .route("/api/v1/auth/register", post(register))
-        .route("/api/v1/auth/token", post(token))
-        .route("/api/v1/auth/token/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/me", get(me))
-        .with_state(state);
+    let (routes, _) = api().with_state(state).split_for_parts();
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
 }
 
-#[derive(Debug, Serialize)]
+/// A fresh access token and the refresh token that replaces the one used.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
+    /// JWT (HS256) for `Authorization: Bearer`, 5 minutes by default.
     pub access: String,
+    /// Good once: `POST /auth/token/refresh` answers a new pair.
     pub refresh: String,
 }
 
+/// Register a user.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", operation_id = "register",
+    request_body = RegistrationInput,
+    responses(
+        (status = 201, description = "The new user.", body = User),
+        (status = 409, description = "The username is taken (in any letter case).", body = ErrorBody),
+    ))]
 async fn register(State(state): State<AuthState>, Json(input): Json<RegistrationInput>) -> Result<Response> {
     let registration = input.validate()?;
     let user = User {
@@ -77,6 +94,13 @@ async fn register(State(state): State<AuthState>, Json(input): Json<Registration
 
 const BAD_CREDENTIALS: &str = "No active account found with the given credentials.";
 
+/// Sign in: trade a username and password for a token pair.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", operation_id = "obtainTokenPair",
+    request_body = CredentialsInput,
+    responses(
+        (status = 200, description = "Access and refresh tokens.", body = TokenPair),
+        (status = 401, description = "Wrong username or password (the same answer either way).", body = ErrorBody),
+    ))]
 async fn token(
     State(state): State<AuthState>,
     ClientAddress(address): ClientAddress,
@@ -112,6 +136,13 @@ async fn token(
     Ok(json_response(StatusCode::OK, &TokenPair { access, refresh: refresh.token }))
 }
 
+/// Trade a refresh token for a new pair; the old one is then used up.
+#[utoipa::path(post, path = "/api/v1/auth/token/refresh", tag = "auth", operation_id = "refreshTokenPair",
+    request_body = RefreshInput,
+    responses(
+        (status = 200, description = "A new pair.", body = TokenPair),
+        (status = 401, description = "`token_not_valid`: expired, revoked or already used (a reuse revokes the whole login).", body = ErrorBody),
+    ))]
 async fn refresh(State(state): State<AuthState>, Json(input): Json<RefreshInput>) -> Result<Response> {
     let presented = input.validate()?;
     let claims = state.tokens.verify(&presented, TokenType::Refresh)?;
@@ -128,6 +159,13 @@ async fn refresh(State(state): State<AuthState>, Json(input): Json<RefreshInput>
     }
 }
 
+/// Sign out: revoke the refresh token (no access token needed).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "logout",
+    request_body = RefreshInput,
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 401, description = "`token_not_valid`.", body = ErrorBody),
+    ))]
 async fn logout(State(state): State<AuthState>, Json(input): Json<RefreshInput>) -> Result<Response> {
     let presented = input.validate()?;
     let claims = state.tokens.verify(&presented, TokenType::Refresh)?;
@@ -149,6 +187,10 @@ fn refused(outcome: RefreshCheck, user_id: &str, login_id: &str) -> Error {
     Error::TokenNotValid
 }
 
+/// The signed-in caller.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", operation_id = "me",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller.", body = User)))]
 async fn me(State(state): State<AuthState>, Authenticated(principal): Authenticated) -> Result<Response> {
     let user = state
         .users

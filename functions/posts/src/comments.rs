@@ -6,13 +6,26 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use shared::domain::post::{Author, Comment, CommentInput};
 use shared::http::{Authenticated, Json, MaybeAuthenticated, json_response};
-use shared::pagination::{parse_page_size, scope_of};
+use shared::error::ErrorBody;
+use shared::pagination::{Page, parse_page_size, scope_of};
 use shared::tokens::Principal;
 use shared::{Error, FieldErrors, Result, timefmt};
 
 use crate::listing::{envelope, query_map, start_of};
 use crate::{PostsState, checked_id, created};
 
+/// A post's comments, oldest first.
+#[utoipa::path(get, path = "/api/v1/posts/{id}/comments", tag = "comments", operation_id = "listComments",
+    security((), ("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "Post id."),
+        ("page_size" = Option<u32>, Query, description = "1–100, default 20.", minimum = 1, maximum = 100),
+        ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link."),
+    ),
+    responses(
+        (status = 200, description = "A page of comments.", body = Page<Comment>),
+        (status = 404, description = "No such post for the caller.", body = ErrorBody),
+    ))]
 pub(crate) async fn list_comments(
     State(state): State<PostsState>,
     MaybeAuthenticated(viewer): MaybeAuthenticated,
@@ -36,6 +49,16 @@ pub(crate) async fn list_comments(
     Ok(envelope(&state, &uri, &headers, &scope, page, Comment::clone))
 }
 
+/// Comment on a post the caller can see.
+#[utoipa::path(post, path = "/api/v1/posts/{id}/comments", tag = "comments", operation_id = "createComment",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Post id.")),
+    request_body = CommentInput,
+    responses(
+        (status = 201, description = "The comment; `Location` is its URL.", body = Comment,
+            headers(("Location" = String, description = "Absolute URL of the new comment."))),
+        (status = 404, description = "No such post for the caller.", body = ErrorBody),
+    ))]
 pub(crate) async fn create_comment(
     State(state): State<PostsState>,
     Authenticated(me): Authenticated,
@@ -78,6 +101,14 @@ async fn own_comment(state: &PostsState, id: &str, me: &Principal) -> Result<Com
     Ok(comment)
 }
 
+/// A comment.
+#[utoipa::path(get, path = "/api/v1/comments/{id}", tag = "comments", operation_id = "getComment",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "Comment id.")),
+    responses(
+        (status = 200, description = "The comment.", body = Comment),
+        (status = 404, description = "No such comment for the caller.", body = ErrorBody),
+    ))]
 pub(crate) async fn get_comment(
     State(state): State<PostsState>,
     MaybeAuthenticated(viewer): MaybeAuthenticated,
@@ -87,6 +118,16 @@ pub(crate) async fn get_comment(
     Ok(json_response(StatusCode::OK, &comment))
 }
 
+/// Change a comment (its author only).
+#[utoipa::path(patch, path = "/api/v1/comments/{id}", tag = "comments", operation_id = "updateComment",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Comment id.")),
+    request_body = CommentInput,
+    responses(
+        (status = 200, description = "The comment.", body = Comment),
+        (status = 403, description = "Not the author.", body = ErrorBody),
+        (status = 404, description = "No such comment for the caller.", body = ErrorBody),
+    ))]
 pub(crate) async fn patch_comment(
     State(state): State<PostsState>,
     Authenticated(me): Authenticated,
@@ -99,6 +140,15 @@ pub(crate) async fn patch_comment(
     Ok(json_response(StatusCode::OK, &updated))
 }
 
+/// Delete a comment (its author only).
+#[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "comments", operation_id = "deleteComment",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Comment id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "Not the author.", body = ErrorBody),
+        (status = 404, description = "No such comment for the caller.", body = ErrorBody),
+    ))]
 pub(crate) async fn delete_comment(
     State(state): State<PostsState>,
     Authenticated(me): Authenticated,

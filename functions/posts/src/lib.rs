@@ -12,7 +12,10 @@ use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use shared::error::ErrorBody;
+use shared::domain::post::PostView;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use shared::domain::post::{Author, Post, PostInput, WriteMode};
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
 use shared::pagination::{CursorCodec, absolute_url};
@@ -41,17 +44,18 @@ impl FromRef<PostsState> for Arc<TokenService> {
     }
 }
 
+/// The routes and their OpenAPI operations, from the same annotations.
+pub fn api() -> OpenApiRouter<PostsState> {
+    OpenApiRouter::new()
+        .routes(routes!(listing::list_posts, create_post))
+        .routes(routes!(get_post, replace_post, patch_post, delete_post))
+        .routes(routes!(comments::list_comments, comments::create_comment))
+        .routes(routes!(comments::get_comment, comments::patch_comment, comments::delete_comment))
+}
+
 pub fn router(state: PostsState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let routes = Router::new()
-        .route("/api/v1/posts", get(listing::list_posts).post(create_post))
-        .route("/api/v1/posts/{id}", get(get_post).put(replace_post).patch(patch_post).delete(delete_post))
-        .route("/api/v1/posts/{id}/comments", get(comments::list_comments).post(comments::create_comment))
-        .route(
-            "/api/v1/comments/{id}",
-            get(comments::get_comment).patch(comments::patch_comment).delete(comments::delete_comment),
-        )
-        .with_state(state);
+    let (routes, _) = api().with_state(state).split_for_parts();
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions::default())
 }
 
@@ -73,6 +77,12 @@ pub(crate) fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serial
     response
 }
 
+/// Create a post (its author is the caller).
+#[utoipa::path(post, path = "/api/v1/posts", tag = "posts", operation_id = "createPost",
+    security(("bearer" = [])),
+    request_body(content = PostInput, description = "`title` and `body` required; `is_public` defaults to true."),
+    responses((status = 201, description = "The post; `Location` is its URL.", body = PostView,
+        headers(("Location" = String, description = "Absolute URL of the new post.")))))]
 async fn create_post(
     State(state): State<PostsState>,
     Authenticated(me): Authenticated,
@@ -97,6 +107,14 @@ async fn create_post(
     Ok(created(&headers, &format!("/api/v1/posts/{}", post.id), &post.view(Some(vec![]))))
 }
 
+/// A post with its oldest comments (up to 100; `comment_count` is the total).
+#[utoipa::path(get, path = "/api/v1/posts/{id}", tag = "posts", operation_id = "getPost",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "Post id.")),
+    responses(
+        (status = 200, description = "The post.", body = PostView),
+        (status = 404, description = "No such post, or a private post of someone else.", body = ErrorBody),
+    ))]
 async fn get_post(
     State(state): State<PostsState>,
     MaybeAuthenticated(viewer): MaybeAuthenticated,
@@ -110,6 +128,16 @@ async fn get_post(
     Ok(json_response(StatusCode::OK, &post.view(Some(comments))))
 }
 
+/// Replace a post (its author only).
+#[utoipa::path(put, path = "/api/v1/posts/{id}", tag = "posts", operation_id = "replacePost",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Post id.")),
+    request_body(content = PostInput, description = "`title` and `body` required."),
+    responses(
+        (status = 200, description = "The post.", body = PostView),
+        (status = 403, description = "Not the author.", body = ErrorBody),
+        (status = 404, description = "No such post for the caller.", body = ErrorBody),
+    ))]
 async fn replace_post(
     state: State<PostsState>,
     me: Authenticated,
@@ -119,6 +147,16 @@ async fn replace_post(
     update_post(state, me, id, input, WriteMode::Full).await
 }
 
+/// Change some fields of a post (its author only).
+#[utoipa::path(patch, path = "/api/v1/posts/{id}", tag = "posts", operation_id = "updatePost",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Post id.")),
+    request_body(content = PostInput, description = "Any subset of the fields."),
+    responses(
+        (status = 200, description = "The post.", body = PostView),
+        (status = 403, description = "Not the author.", body = ErrorBody),
+        (status = 404, description = "No such post for the caller.", body = ErrorBody),
+    ))]
 async fn patch_post(
     state: State<PostsState>,
     me: Authenticated,
@@ -148,6 +186,15 @@ async fn update_post(
     Ok(json_response(StatusCode::OK, &updated.view(Some(comments))))
 }
 
+/// Delete a post and its comments (its author only).
+#[utoipa::path(delete, path = "/api/v1/posts/{id}", tag = "posts", operation_id = "deletePost",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Post id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "Not the author.", body = ErrorBody),
+        (status = 404, description = "No such post for the caller.", body = ErrorBody),
+    ))]
 async fn delete_post(
     State(state): State<PostsState>,
     Authenticated(me): Authenticated,

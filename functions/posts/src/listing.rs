@@ -7,6 +7,7 @@ use axum::response::Response;
 use shared::domain::post::{PostFilter, PostOrder};
 use shared::domain::user::username_key;
 use shared::http::{MaybeAuthenticated, json_response};
+use shared::domain::post::PostView;
 use shared::pagination::{Direction, Page, PageLinks, parse_page_size, scope_of};
 use shared::store::paging::{ListPage, PositionKey};
 use shared::{FieldErrors, Result};
@@ -54,6 +55,19 @@ pub(crate) fn envelope<T, V: serde::Serialize>(
     json_response(StatusCode::OK, &body)
 }
 
+/// The posts the caller may see.
+#[utoipa::path(get, path = "/api/v1/posts", tag = "posts", operation_id = "listPosts",
+    security((), ("bearer" = [])),
+    params(
+        ("author" = Option<String>, Query, description = "Username, any letter case; an unknown one gives an empty page."),
+        ("is_public" = Option<bool>, Query, description = "`true` or `false`."),
+        ("search" = Option<String>, Query, description = "Case-insensitive text in title or body."),
+        ("ordering" = Option<String>, Query, description = "One of `created_at`, `-created_at` (default), `title`, `-title`.",
+            example = "-created_at"),
+        ("page_size" = Option<u32>, Query, description = "1–100, default 20.", minimum = 1, maximum = 100),
+        ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link."),
+    ),
+    responses((status = 200, description = "A page of posts, without their comments.", body = Page<PostView>)))]
 pub(crate) async fn list_posts(
     State(state): State<PostsState>,
     MaybeAuthenticated(viewer): MaybeAuthenticated,

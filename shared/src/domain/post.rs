@@ -17,7 +17,7 @@ pub const COMMENT_MAX: usize = 5_000;
 /// Comments embedded in a post's detail; `comment_count` is the total.
 pub const DETAIL_COMMENTS: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Author {
     pub id: String,
     pub username: String,
@@ -58,15 +58,18 @@ impl Post {
 }
 
 /// A post as clients see it: in lists without `comments`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostView {
     pub id: String,
     pub title: String,
     pub body: String,
     pub is_public: bool,
     pub author: Author,
+    /// In a post's detail only: its oldest comments, up to 100.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 100)]
     pub comments: Option<Vec<Comment>>,
+    /// All comments of the post.
     pub comment_count: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -74,7 +77,7 @@ pub struct PostView {
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Comment {
     pub id: String,
     pub post_id: String,
@@ -87,15 +90,22 @@ pub struct Comment {
 }
 
 /// A post write as sent. Each field may be absent (PATCH), null or a value.
-#[derive(Debug, Default, Deserialize)]
+/// Create and PUT need `title` and `body`; PATCH takes any subset.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct PostInput {
     #[serde(default)]
+    #[schema(value_type = String, min_length = 3, max_length = 200, example = "Hello Lambda")]
     pub title: Field<String>,
+    /// May be empty.
     #[serde(default)]
+    #[schema(value_type = String, max_length = 20000, example = "Rust starts fast.")]
     pub body: Field<String>,
     #[serde(default)]
+    #[schema(value_type = bool, default = true)]
     pub is_public: Field<bool>,
+    /// Accepted on write, never returned.
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 20000, write_only)]
     pub secret_note: Field<String>,
 }
 
@@ -163,9 +173,10 @@ impl PostInput {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CommentInput {
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 5000, example = "Nice post!")]
     pub body: Field<String>,
 }
 

@@ -12,10 +12,13 @@ pub const PASSWORD_MIN: usize = 8;
 /// Hashing cost grows with input; nobody types more than this.
 pub const PASSWORD_MAX: usize = 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
+    #[schema(example = "01JD4Z6Q3V8M2N5P7R9S1T3W5X")]
     pub id: String,
+    #[schema(example = "alice")]
     pub username: String,
+    #[schema(example = "alice@example.com", format = Email)]
     pub email: String,
     #[serde(with = "time::serde::rfc3339")]
     pub date_joined: OffsetDateTime,
@@ -32,10 +35,15 @@ fn is_username_char(c: char) -> bool {
 
 /// `POST /auth/register` as sent: every field optional so that all missing
 /// ones are reported together.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegistrationInput {
+    /// Letters, digits and `@.+-_`; unique in any letter case.
+    #[schema(value_type = String, required = true, min_length = 3, max_length = 150, example = "alice")]
     pub username: Option<String>,
+    #[schema(value_type = String, required = true, format = Email, max_length = 254, example = "alice@example.com")]
     pub email: Option<String>,
+    /// At least 8 characters, not all digits.
+    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 1024, write_only)]
     pub password: Option<String>,
 }
 
@@ -93,9 +101,11 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// `POST /auth/token` as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CredentialsInput {
+    #[schema(value_type = String, required = true, example = "alice")]
     pub username: Option<String>,
+    #[schema(value_type = String, required = true, format = Password, write_only)]
     pub password: Option<String>,
 }
 
@@ -115,8 +125,10 @@ impl CredentialsInput {
 }
 
 /// `POST /auth/token/refresh` and `POST /auth/logout` as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshInput {
+    /// A refresh token from `POST /auth/token` or the last refresh.
+    #[schema(value_type = String, required = true)]
     pub refresh: Option<String>,
 }
 
