@@ -3,8 +3,11 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// Now, to the millisecond: the precision ids carry, so that times and ids
+/// order records the same way.
 pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(now)
 }
 
 pub fn rfc3339(at: OffsetDateTime) -> String {

@@ -209,3 +209,4 @@ pub async fn aws_calls(request_id: &str, service: &str) -> u64 {
 pub fn fresh_request_id() -> String {
     format!("test-{}", ulid::Ulid::new())
 }
+pub mod posts;

@@ -80,11 +80,12 @@ pub struct TokenPair {
     ))]
 async fn register(State(state): State<AuthState>, Json(input): Json<RegistrationInput>) -> Result<Response> {
     let registration = input.validate()?;
+    let date_joined = timefmt::now();
     let user = User {
-        id: ulid::Ulid::new().to_string(),
+        id: shared::ids::new_id_at(date_joined),
         username: registration.username,
         email: registration.email,
-        date_joined: timefmt::now(),
+        date_joined,
     };
     let hash = hash_password(&registration.password)?;
     state.users.create(&user, Some(&hash)).await?;
@@ -128,7 +129,7 @@ async fn token(
         }
     };
     let now = timefmt::now().unix_timestamp();
-    let login_id = ulid::Ulid::new().to_string();
+    let login_id = shared::ids::new_id();
     let refresh = state.tokens.issue_refresh(&user.id, &login_id, now)?;
     state.logins.start(&user.id, &refresh, now).await?;
     let access = state.tokens.issue_access(&user.id, &user.username, now)?;

@@ -70,7 +70,7 @@ pub(crate) async fn create_comment(
     let body = input.validate()?;
     let now = timefmt::now();
     let comment = Comment {
-        id: ulid::Ulid::new().to_string(),
+        id: shared::ids::new_id_at(now),
         post_id: post_id.to_owned(),
         author: Author { id: me.user_id, username: me.username },
         body,

@@ -92,7 +92,7 @@ async fn create_post(
     let changes = input.validate(WriteMode::Full)?;
     let now = timefmt::now();
     let post = Post {
-        id: ulid::Ulid::new().to_string(),
+        id: shared::ids::new_id_at(now),
         title: changes.title.unwrap_or_default(),
         body: changes.body.unwrap_or_default(),
         is_public: changes.is_public.unwrap_or(true),

@@ -150,7 +150,7 @@ mod tests {
         let table = &template.table;
         assert_eq!(table.key_schema, vec![("pk".into(), "HASH".into()), ("sk".into(), "RANGE".into())]);
         let index_names: Vec<_> = table.indexes.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(index_names, ["gsi1", "gsi2"]);
+        assert_eq!(index_names, ["gsi1", "gsi2", "gsi3", "gsi4", "gsi5", "gsi6", "gsi7", "gsi8"]);
         assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
 
         let receipts = template.queues.iter().find(|q| q.logical_id == "ReceiptQueue").unwrap();

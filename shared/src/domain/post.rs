@@ -136,6 +136,8 @@ impl PostInput {
                 let title = title.trim().to_owned();
                 if title.is_empty() {
                     errors.add("title", BLANK);
+                } else if title.chars().any(char::is_control) {
+                    errors.add("title", "A title is one line of text, without control characters.");
                 } else {
                     length_between(&mut errors, "title", &title, TITLE_MIN, TITLE_MAX);
                 }
@@ -292,6 +294,12 @@ mod tests {
         assert!(validate(&ok_title, WriteMode::Full).is_ok());
         let long_body = format!(r#"{{"title": "abc", "body": "{}"}}"#, "b".repeat(20_001));
         assert!(field_errors(validate(&long_body, WriteMode::Full)).get("body").is_some());
+    }
+
+    #[test]
+    fn titles_are_one_line() {
+        let errors = field_errors(validate("{\"title\": \"two\\nlines\", \"body\": \"\"}", WriteMode::Full));
+        assert!(errors.get("title").is_some());
     }
 
     #[test]

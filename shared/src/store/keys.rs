@@ -15,9 +15,20 @@
 //! | post              | `POST#<post id>`     | `#POST`    | `POSTS` / `<post id>`       | no  |
 //! | comment           | `POST#<post id>`     | `COMMENT#<comment id>` | `COMMENT#<comment id>` / `COMMENT` | no |
 //!
-//! Posts also fill `gsi2` (`POSTS` / `<title, lower>#<post id>`), `gsi3`
-//! (`AUTHOR#<username, lower>` / `<post id>`) and `gsi4`
-//! (`AUTHOR#<username, lower>` / `<title, lower>#<post id>`).
+//! Posts fill eight index key pairs, one per listing (`<title>` below is the
+//! case-folded title, then `\u{1}` and the post id, so ties sort by age and a
+//! title sorts before its longer continuations):
+//!
+//! | index | partition                                   | sort       | holds |
+//! |-------|---------------------------------------------|------------|-------|
+//! | gsi1  | `POSTS`                                     | post id    | every post |
+//! | gsi2  | `POSTS`                                     | `<title>`  | every post |
+//! | gsi3  | `AUTHOR#<username>`                         | post id    | every post of an author |
+//! | gsi4  | `AUTHOR#<username>`                         | `<title>`  | every post of an author |
+//! | gsi5  | `PUBLIC`                                    | post id    | public posts only (sparse) |
+//! | gsi6  | `PUBLIC`                                    | `<title>`  | public posts only (sparse) |
+//! | gsi7  | `AUTHOR#<username>#PUBLIC` or `…#PRIVATE`   | post id    | an author's posts by visibility |
+//! | gsi8  | `AUTHOR#<username>#PUBLIC` or `…#PRIVATE`   | `<title>`  | an author's posts by visibility |
 //!
 //! Why these shapes:
 //! - A username is unique in any letter case: registration writes the user
@@ -38,14 +49,17 @@
 //!   `COMMENT#…`, and comment ids are ULIDs, so one Query returns the post
 //!   and its oldest comments; `comment_count` lives on the post item and
 //!   changes in the same transaction as the comment it counts.
-//! - Each list ordering has an index designed for it, so a page is one
-//!   Query, never a Scan: all posts by creation (`gsi1`, post ids are ULIDs)
-//!   or by title (`gsi2`), one author's by creation (`gsi3`) or by title
-//!   (`gsi4`), keyed by the case-folded username (usernames never change).
-//!   Visibility, `is_public` and search are filter expressions on that
-//!   Query; private posts are few, so the visibility filter rarely skips.
-//!   The all-posts partition `POSTS` is one hot key: at a few thousand
-//!   writes a second it would need write sharding.
+//! - Each listing has an index designed for it, so a page is one Query,
+//!   never a Scan, and reads only what the caller may see: anonymous and
+//!   `is_public=true` lists read the public-only indexes; another author's
+//!   posts their public partition; one's own posts the author's partition;
+//!   `is_public=false` one's own private partition. Only a signed-in
+//!   caller's whole feed (everyone's public posts and their own private
+//!   ones) reads all posts with a visibility filter, and search is a filter
+//!   everywhere; those read on within a budget (see `paging`). Usernames are
+//!   case-folded and never change, so they can key partitions. The
+//!   all-posts partitions are hot keys: at a few thousand writes a second
+//!   they would need write sharding.
 //! - A comment is found by id through `gsi1` (`COMMENT#<id>`).
 
 pub const PK: &str = "pk";
@@ -62,6 +76,18 @@ pub const GSI3_SK: &str = "gsi3sk";
 pub const GSI4: &str = "gsi4";
 pub const GSI4_PK: &str = "gsi4pk";
 pub const GSI4_SK: &str = "gsi4sk";
+pub const GSI5: &str = "gsi5";
+pub const GSI5_PK: &str = "gsi5pk";
+pub const GSI5_SK: &str = "gsi5sk";
+pub const GSI6: &str = "gsi6";
+pub const GSI6_PK: &str = "gsi6pk";
+pub const GSI6_SK: &str = "gsi6sk";
+pub const GSI7: &str = "gsi7";
+pub const GSI7_PK: &str = "gsi7pk";
+pub const GSI7_SK: &str = "gsi7sk";
+pub const GSI8: &str = "gsi8";
+pub const GSI8_PK: &str = "gsi8pk";
+pub const GSI8_SK: &str = "gsi8sk";
 pub const TTL: &str = "expires_at";
 
 pub fn user(user_id: &str) -> (String, String) {
@@ -87,6 +113,7 @@ pub fn logins_of_user(user_id: &str, login_id: &str) -> (String, String) {
 pub const POST_SK: &str = "#POST";
 pub const COMMENT_SK_PREFIX: &str = "COMMENT#";
 pub const ALL_POSTS: &str = "POSTS";
+pub const PUBLIC_POSTS: &str = "PUBLIC";
 
 pub fn post_partition(post_id: &str) -> String {
     format!("POST#{post_id}")
@@ -108,7 +135,14 @@ pub fn posts_of_author(username_key: &str) -> String {
     format!("AUTHOR#{username_key}")
 }
 
-/// Sort key that orders posts by title, ties by age.
+/// An author's public or private posts.
+pub fn posts_of_author_by_visibility(username_key: &str, is_public: bool) -> String {
+    format!("AUTHOR#{username_key}#{}", if is_public { "PUBLIC" } else { "PRIVATE" })
+}
+
+/// Sort key that orders posts by title, ties by age. The separator sorts
+/// below every character a title may hold (titles have no control
+/// characters), so "rust" comes before "rust tips".
 pub fn title_order(title_key: &str, post_id: &str) -> String {
-    format!("{title_key}#{post_id}")
+    format!("{title_key}\u{1}{post_id}")
 }

@@ -22,6 +22,136 @@ const FEED_BY_CREATION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI
 const FEED_BY_TITLE: &[&str] = &[keys::PK, keys::SK, keys::GSI2_PK, keys::GSI2_SK];
 const AUTHOR_BY_CREATION: &[&str] = &[keys::PK, keys::SK, keys::GSI3_PK, keys::GSI3_SK];
 const AUTHOR_BY_TITLE: &[&str] = &[keys::PK, keys::SK, keys::GSI4_PK, keys::GSI4_SK];
+const PUBLIC_BY_CREATION: &[&str] = &[keys::PK, keys::SK, keys::GSI5_PK, keys::GSI5_SK];
+const PUBLIC_BY_TITLE: &[&str] = &[keys::PK, keys::SK, keys::GSI6_PK, keys::GSI6_SK];
+const AUTHOR_VISIBILITY_BY_CREATION: &[&str] = &[keys::PK, keys::SK, keys::GSI7_PK, keys::GSI7_SK];
+const AUTHOR_VISIBILITY_BY_TITLE: &[&str] = &[keys::PK, keys::SK, keys::GSI8_PK, keys::GSI8_SK];
+
+/// Which index a listing reads, and whether it still needs the visibility
+/// filter (only the signed-in caller's whole feed does).
+struct Listing {
+    index: &'static str,
+    partition_attribute: &'static str,
+    partition: String,
+    key_attributes: &'static [&'static str],
+    visibility_filter: bool,
+}
+
+/// Picks the index that holds exactly the posts the caller may see under
+/// these filters; `None` when that set is empty by definition.
+fn listing_for(filter: &PostFilter, viewer: Option<&Principal>) -> Option<Listing> {
+    let me = viewer.map(|v| username_key(&v.username));
+    let by_title = filter.order.by_title();
+    let pick = |creation: (&'static str, &'static str, &'static [&'static str]),
+                title: (&'static str, &'static str, &'static [&'static str]),
+                partition: String,
+                visibility_filter: bool| {
+        let (index, partition_attribute, key_attributes) = if by_title { title } else { creation };
+        Listing { index, partition_attribute, partition, key_attributes, visibility_filter }
+    };
+    let all = || pick((keys::GSI1, keys::GSI1_PK, FEED_BY_CREATION), (keys::GSI2, keys::GSI2_PK, FEED_BY_TITLE), keys::ALL_POSTS.to_owned(), true);
+    let public = || pick((keys::GSI5, keys::GSI5_PK, PUBLIC_BY_CREATION), (keys::GSI6, keys::GSI6_PK, PUBLIC_BY_TITLE), keys::PUBLIC_POSTS.to_owned(), false);
+    let author_all = |author: &str| {
+        pick((keys::GSI3, keys::GSI3_PK, AUTHOR_BY_CREATION), (keys::GSI4, keys::GSI4_PK, AUTHOR_BY_TITLE), keys::posts_of_author(author), false)
+    };
+    let author_visibility = |author: &str, is_public: bool| {
+        pick(
+            (keys::GSI7, keys::GSI7_PK, AUTHOR_VISIBILITY_BY_CREATION),
+            (keys::GSI8, keys::GSI8_PK, AUTHOR_VISIBILITY_BY_TITLE),
+            keys::posts_of_author_by_visibility(author, is_public),
+            false,
+        )
+    };
+    let mine = |author: &String| me.as_ref() == Some(author);
+    match (filter.is_public, filter.author.as_ref()) {
+        // Private posts are only ever the caller's own.
+        (Some(false), Some(author)) if !mine(author) => None,
+        (Some(false), _) => me.as_deref().map(|me| author_visibility(me, false)),
+        (Some(true), Some(author)) => Some(author_visibility(author, true)),
+        (Some(true), None) => Some(public()),
+        (None, Some(author)) if mine(author) => Some(author_all(author)),
+        (None, Some(author)) => Some(author_visibility(author, true)),
+        (None, None) if me.is_some() => Some(all()),
+        (None, None) => Some(public()),
+    }
+}
+
+impl Listing {
+    fn index_sort_attribute(&self) -> &'static str {
+        self.key_attributes[3]
+    }
+
+    fn by_title(&self) -> bool {
+        matches!(self.index, keys::GSI2 | keys::GSI4 | keys::GSI6 | keys::GSI8)
+    }
+
+    /// Where a page starts in this listing's index, from a position that
+    /// names the post (`id`, and `title` when ordering by title). Cursors
+    /// carry such positions, not index keys, so a link works for any caller
+    /// (whose listing may read another index).
+    fn start_key(&self, position: &PositionKey) -> Result<PositionKey> {
+        let invalid = || Error::Validation(crate::FieldErrors::single("cursor", "Invalid cursor."));
+        let id = position.get("id").ok_or_else(invalid)?;
+        let sort = if self.by_title() {
+            keys::title_order(position.get("title").ok_or_else(invalid)?, id)
+        } else {
+            id.clone()
+        };
+        let (pk, sk) = keys::post(id);
+        Ok(PositionKey::from([
+            (keys::PK.to_owned(), pk),
+            (keys::SK.to_owned(), sk),
+            (self.partition_attribute.to_owned(), self.partition.clone()),
+            (self.index_sort_attribute().to_owned(), sort),
+        ]))
+    }
+
+    /// The position (see [`Listing::start_key`]) of an index key.
+    fn position(&self, key: PositionKey) -> PositionKey {
+        let id = key.get(keys::PK).and_then(|pk| pk.strip_prefix("POST#")).unwrap_or_default().to_owned();
+        let mut position = PositionKey::from([("id".to_owned(), id)]);
+        if self.by_title() {
+            if let Some((title, _)) = key.get(self.index_sort_attribute()).and_then(|s| s.rsplit_once('\u{1}')) {
+                position.insert("title".to_owned(), title.to_owned());
+            }
+        }
+        position
+    }
+}
+
+/// The index keys that follow from a post's title and visibility: set
+/// these, remove the others (public-only indexes are sparse).
+fn index_keys(post: &Post) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
+    let author = username_key(&post.author.username);
+    let title_order = keys::title_order(&title_key(&post.title), &post.id);
+    let by_visibility = keys::posts_of_author_by_visibility(&author, post.is_public);
+    let mut set = vec![
+        (keys::GSI1_PK, keys::ALL_POSTS.to_owned()),
+        (keys::GSI1_SK, post.id.clone()),
+        (keys::GSI2_PK, keys::ALL_POSTS.to_owned()),
+        (keys::GSI2_SK, title_order.clone()),
+        (keys::GSI3_PK, keys::posts_of_author(&author)),
+        (keys::GSI3_SK, post.id.clone()),
+        (keys::GSI4_PK, keys::posts_of_author(&author)),
+        (keys::GSI4_SK, title_order.clone()),
+        (keys::GSI7_PK, by_visibility.clone()),
+        (keys::GSI7_SK, post.id.clone()),
+        (keys::GSI8_PK, by_visibility),
+        (keys::GSI8_SK, title_order.clone()),
+    ];
+    let public_only = [
+        (keys::GSI5_PK, keys::PUBLIC_POSTS.to_owned()),
+        (keys::GSI5_SK, post.id.clone()),
+        (keys::GSI6_PK, keys::PUBLIC_POSTS.to_owned()),
+        (keys::GSI6_SK, title_order),
+    ];
+    if post.is_public {
+        set.extend(public_only);
+        (set, vec![])
+    } else {
+        (set, public_only.iter().map(|(name, _)| *name).collect())
+    }
+}
 
 /// Reads per Query call when a search filter may skip most items.
 const SEARCH_READ_PER_CALL: usize = 200;
@@ -41,8 +171,6 @@ fn search_text(title: &str, body: &str) -> String {
 
 fn post_item(post: &Post) -> Item {
     let mut item = item_with_key(keys::post(&post.id));
-    let author_key = keys::posts_of_author(&username_key(&post.author.username));
-    let title_order = keys::title_order(&title_key(&post.title), &post.id);
     item.insert("id".into(), s(&post.id));
     item.insert("title".into(), s(&post.title));
     item.insert("body".into(), s(&post.body));
@@ -56,14 +184,8 @@ fn post_item(post: &Post) -> Item {
     item.insert("created_at".into(), s(timefmt::rfc3339(post.created_at)));
     item.insert("updated_at".into(), s(timefmt::rfc3339(post.updated_at)));
     item.insert("search_text".into(), s(search_text(&post.title, &post.body)));
-    item.insert(keys::GSI1_PK.into(), s(keys::ALL_POSTS));
-    item.insert(keys::GSI1_SK.into(), s(&post.id));
-    item.insert(keys::GSI2_PK.into(), s(keys::ALL_POSTS));
-    item.insert(keys::GSI2_SK.into(), s(&title_order));
-    item.insert(keys::GSI3_PK.into(), s(&author_key));
-    item.insert(keys::GSI3_SK.into(), s(&post.id));
-    item.insert(keys::GSI4_PK.into(), s(&author_key));
-    item.insert(keys::GSI4_SK.into(), s(&title_order));
+    let (index_keys, _) = index_keys(post);
+    item.extend(index_keys.into_iter().map(|(name, value)| (name.to_owned(), s(value))));
     item
 }
 
@@ -202,33 +324,35 @@ impl PostRepository {
         }
         updated.updated_at = timefmt::now();
 
-        let title_order = keys::title_order(&title_key(&updated.title), &updated.id);
-        let mut set = vec![
-            "title = :title",
-            "body = :body",
-            "is_public = :is_public",
-            "updated_at = :updated_at",
-            "search_text = :search_text",
-            "gsi2sk = :title_order",
-            "gsi4sk = :title_order",
-        ];
+        let mut set: Vec<String> = ["title", "body", "is_public", "updated_at", "search_text"]
+            .iter()
+            .map(|name| format!("{name} = :{name}"))
+            .collect();
         let mut values: HashMap<String, AttributeValue> = HashMap::from([
             (":title".into(), s(&updated.title)),
             (":body".into(), s(&updated.body)),
             (":is_public".into(), AttributeValue::Bool(updated.is_public)),
             (":updated_at".into(), s(timefmt::rfc3339(updated.updated_at))),
             (":search_text".into(), s(search_text(&updated.title, &updated.body))),
-            (":title_order".into(), s(title_order)),
             (":author".into(), s(&post.author.id)),
         ]);
-        let mut expression = String::from("SET ");
-        if let Some(note) = &updated.secret_note {
-            set.push("secret_note = :note");
-            values.insert(":note".into(), s(note));
-            expression.push_str(&set.join(", "));
-        } else {
-            expression.push_str(&set.join(", "));
-            expression.push_str(" REMOVE secret_note");
+        // Title and visibility decide which index partitions hold the post.
+        let (index_set, index_remove) = index_keys(&updated);
+        for (name, value) in index_set {
+            set.push(format!("{name} = :{name}"));
+            values.insert(format!(":{name}"), s(value));
+        }
+        let mut remove: Vec<&str> = index_remove;
+        match &updated.secret_note {
+            Some(note) => {
+                set.push("secret_note = :note".into());
+                values.insert(":note".into(), s(note));
+            }
+            None => remove.push("secret_note"),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         let result = self
             .table
@@ -359,36 +483,15 @@ impl PostRepository {
         start: Option<&PositionKey>,
         page_size: usize,
     ) -> Result<ListPage<Post>> {
-        // Private posts are only ever the viewer's own: ask their partition.
-        let author = match (filter.is_public, viewer, &filter.author) {
-            (Some(false), None, _) => return Ok(ListPage { results: vec![], next: None, previous: None }),
-            (Some(false), Some(me), Some(author)) if *author != username_key(&me.username) => {
-                return Ok(ListPage { results: vec![], next: None, previous: None });
-            }
-            (Some(false), Some(me), _) => Some(username_key(&me.username)),
-            (_, _, author) => author.clone(),
+        let Some(listing) = listing_for(filter, viewer) else {
+            return Ok(ListPage { results: vec![], next: None, previous: None });
         };
-        let by_title = filter.order.by_title();
-        let (index, pk_name, key_attributes) = match (&author, by_title) {
-            (None, false) => (keys::GSI1, keys::GSI1_PK, FEED_BY_CREATION),
-            (None, true) => (keys::GSI2, keys::GSI2_PK, FEED_BY_TITLE),
-            (Some(_), false) => (keys::GSI3, keys::GSI3_PK, AUTHOR_BY_CREATION),
-            (Some(_), true) => (keys::GSI4, keys::GSI4_PK, AUTHOR_BY_TITLE),
-        };
-        let partition = author.as_deref().map(keys::posts_of_author).unwrap_or_else(|| keys::ALL_POSTS.to_owned());
-
-        let mut values = HashMap::from([(":partition".to_owned(), s(partition)), (":true".to_owned(), AttributeValue::Bool(true))]);
+        let mut values = HashMap::from([(":partition".to_owned(), s(&listing.partition))]);
         let mut conditions = vec!["attribute_not_exists(deleting)".to_owned()];
-        match viewer {
-            Some(me) => {
-                conditions.push("(is_public = :true OR author_id = :viewer)".into());
-                values.insert(":viewer".into(), s(&me.user_id));
-            }
-            None => conditions.push("is_public = :true".into()),
-        }
-        if let Some(is_public) = filter.is_public {
-            conditions.push("is_public = :is_public".into());
-            values.insert(":is_public".into(), AttributeValue::Bool(is_public));
+        if let (true, Some(me)) = (listing.visibility_filter, viewer) {
+            conditions.push("(is_public = :true OR author_id = :viewer)".into());
+            values.insert(":true".into(), AttributeValue::Bool(true));
+            values.insert(":viewer".into(), s(&me.user_id));
         }
         let per_call = match &filter.search {
             Some(text) => {
@@ -396,22 +499,30 @@ impl PostRepository {
                 values.insert(":search".into(), s(text));
                 SEARCH_READ_PER_CALL
             }
-            // A little slack over the page (+1 to know there is more) so the
-            // few private posts of others rarely cost a second call.
-            None => page_size + 1 + page_size / 4,
+            // In the whole feed, a little slack over the page (+1 to know
+            // there is more) so others' few private posts rarely cost a
+            // second call; other listings hold only visible posts.
+            None if listing.visibility_filter => page_size + 1 + page_size / 4,
+            None => page_size + 1,
         };
         let spec = QuerySpec {
-            index: Some(index),
-            key_condition: format!("{pk_name} = :partition"),
+            index: Some(listing.index),
+            key_condition: format!("{} = :partition", listing.partition_attribute),
             filter: Some(conditions.join(" AND ")),
             names: HashMap::new(),
             values,
             ascending: filter.order.ascending(),
-            key_attributes,
+            key_attributes: listing.key_attributes,
             per_call,
         };
-        let raw = paging::read_page(&self.table, &spec, direction, start, page_size).await?;
-        paging::arrange(raw, direction, start, key_attributes, post_from)
+        let start = start.map(|position| listing.start_key(position)).transpose()?;
+        let raw = paging::read_page(&self.table, &spec, direction, start.as_ref(), page_size).await?;
+        let page = paging::arrange(raw, direction, start.as_ref(), listing.key_attributes, post_from)?;
+        Ok(ListPage {
+            results: page.results,
+            next: page.next.map(|key| listing.position(key)),
+            previous: page.previous.map(|key| listing.position(key)),
+        })
     }
 
     /// Adds a comment and counts it, in one transaction that also checks the
