@@ -89,7 +89,7 @@ start_backends() {
     fi
     STATE_DIR="$ROOT/.stack/$GATEWAY_PORT"
     mkdir -p "$STATE_DIR"
-    start moto "$MOTO_PORT" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+    start moto "$MOTO_PORT" "$VENV/bin/python" "$ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT"
     start localstripe "$STRIPE_PORT" "$VENV/bin/python" "$ROOT/infra/localstripe_loopback.py" --port "$STRIPE_PORT"
     "$BIN_DIR/local-bootstrap" "$ROOT/infra/template.yaml" | sed 's/^/stack: /'
 }
