@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts
+.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -33,7 +33,7 @@ run: venv build
 
 # One cargo call builds every binary and every test target; the stack script
 # then runs them without rebuilding.
-test: venv
+test: venv browser
 	$(CARGO) build --workspace --bins --tests
 	$(MAKE) --no-print-directory contracts
 	infra/stack.sh test
@@ -43,6 +43,12 @@ test: venv
 contracts: venv
 	$(VENV)/bin/openapi-spec-validator openapi/openapi.json openapi/apigateway.json
 	$(VENV)/bin/cfn-lint infra/template.yaml
+
+# The docs page is checked in a real browser: Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium for the docs page test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 openapi:
 	$(CARGO) run --quiet -p openapi-doc --bin generate-openapi

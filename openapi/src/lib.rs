@@ -13,7 +13,11 @@ use utoipa::openapi::OpenApi;
 
 /// Each HTTP function's logical id in `infra/template.yaml` and its routes.
 pub fn functions() -> Vec<(&'static str, OpenApi)> {
-    vec![("AuthFunction", auth::api().into_openapi()), ("PostsFunction", posts::api().into_openapi())]
+    vec![
+        ("AuthFunction", auth::api().into_openapi()),
+        ("PostsFunction", posts::api().into_openapi()),
+        ("DocsFunction", docs::api().into_openapi()),
+    ]
 }
 
 /// The function that answers every path no route claims (`$default`), with
@@ -41,6 +45,7 @@ pub fn document() -> Value {
         {"name": "auth", "description": "Users, JWT access tokens and rotating refresh tokens."},
         {"name": "posts", "description": "Posts: author-or-read-only, private posts exist only for their author."},
         {"name": "comments", "description": "Comments on posts the caller can see."},
+        {"name": "docs", "description": "This document, and a page to read it."},
     ]);
     add_error_responses(&mut doc);
     doc

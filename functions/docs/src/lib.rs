@@ -1,0 +1,87 @@
+//! The `docs` function: `GET /api/v1/openapi.json` (the committed document,
+//! generated from the code) and a Swagger UI page at `GET /api/v1/docs`
+//! whose assets are compiled into the binary, so it works with no CDN.
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use shared::Error;
+use shared::error::ErrorBody;
+use shared::http::{ApiOptions, api_layer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The document as committed (`make openapi` writes it from the code; a
+/// test fails when the two differ).
+pub const OPENAPI_JSON: &str = include_str!("../../../openapi/openapi.json");
+
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("swagger-ui-bundle.js", "text/javascript; charset=utf-8", include_bytes!("../assets/swagger-ui-bundle.js")),
+    ("swagger-ui.css", "text/css; charset=utf-8", include_bytes!("../assets/swagger-ui.css")),
+    ("docs.js", "text/javascript; charset=utf-8", include_bytes!("../assets/docs.js")),
+];
+
+const PAGE: &str = include_str!("../assets/docs.html");
+
+pub fn api() -> OpenApiRouter {
+    OpenApiRouter::new().routes(routes!(openapi_document)).routes(routes!(docs_page)).routes(routes!(docs_asset))
+}
+
+pub fn router() -> Router {
+    let (routes, _) = api().split_for_parts();
+    api_layer(routes, ApiOptions::default())
+}
+
+fn with_type(body: impl IntoResponse, content_type: &'static str, cache: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "docs", operation_id = "openapiDocument",
+    responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json")))]
+async fn openapi_document() -> Response {
+    with_type(OPENAPI_JSON, "application/json; charset=utf-8", "public, max-age=300")
+}
+
+/// Interactive documentation (Swagger UI).
+#[utoipa::path(get, path = "/api/v1/docs", tag = "docs", operation_id = "docsPage",
+    responses((status = 200, description = "An HTML page.", content_type = "text/html")))]
+async fn docs_page() -> Response {
+    with_type(PAGE, "text/html; charset=utf-8", "public, max-age=300")
+}
+
+/// A file the docs page loads.
+#[utoipa::path(get, path = "/api/v1/docs/{asset}", tag = "docs", operation_id = "docsAsset",
+    params(("asset" = String, Path, description = "`swagger-ui-bundle.js`, `swagger-ui.css` or `docs.js`.")),
+    responses(
+        (status = 200, description = "The file."),
+        (status = 404, description = "No such file.", body = ErrorBody),
+    ))]
+async fn docs_asset(Path(asset): Path<String>) -> Result<Response, Error> {
+    let (_, content_type, bytes) = ASSETS.iter().find(|(name, _, _)| *name == asset).ok_or(Error::NotFound)?;
+    Ok(with_type(*bytes, content_type, "public, max-age=86400"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_loads_only_assets_this_function_serves() {
+        for line in PAGE.lines().filter(|l| l.contains("/api/v1/docs/")) {
+            assert!(ASSETS.iter().any(|(name, _, _)| line.contains(&format!("/api/v1/docs/{name}"))), "{line}");
+        }
+        assert!(!PAGE.contains("http://") && !PAGE.contains("https://"), "no CDN");
+    }
+
+    #[test]
+    fn the_embedded_document_is_json() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        assert!(doc["paths"]["/api/v1/posts"].is_object());
+    }
+}
