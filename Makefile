@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser
+.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -16,6 +16,7 @@ help:
 	@echo "make unit    unit tests only (no stack)"
 	@echo "make lint    rustfmt --check and clippy -D warnings"
 	@echo "make openapi regenerate openapi/*.json from the code (commit the result)"
+	@echo "make package build every function's bootstrap.zip for Lambda (ARCH=arm64|x86_64)"
 
 # The venv is rebuilt when the pinned requirements change.
 $(VENV)/.installed: infra/requirements.txt
@@ -62,6 +63,26 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# Lambda packages: one bootstrap.zip per function, built by cargo-lambda
+# (Zig as the cross linker) in its own target dir so `make test`'s debug
+# build stays warm. The function list is the template's BuildProperties.
+ARCH ?= arm64
+PACKAGE_TARGET_DIR ?= target/lambda-build
+FUNCTIONS = $(shell sed -n 's/^ *Binary: *//p' infra/template.yaml)
+
+.venv-package/.installed: infra/requirements-package.txt
+	$(PYTHON) -m venv .venv-package
+	.venv-package/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-package.txt
+	touch $@
+
+package: .venv-package/.installed
+	@if [ "$(ARCH)" = arm64 ]; then rustup target add aarch64-unknown-linux-gnu >/dev/null; fi
+	PATH="$(CURDIR)/.venv-package/bin:$$PATH" CARGO_TARGET_DIR=$(PACKAGE_TARGET_DIR) \
+		cargo lambda build --release --$(ARCH) --output-format zip --lambda-dir target/lambda \
+		$(foreach f,$(FUNCTIONS),--package $(f))
+	@echo "function            bootstrap.zip"
+	@for f in $(FUNCTIONS); do printf "%-20s%8s KiB\n" $$f $$(( $$(stat -c %s target/lambda/$$f/bootstrap.zip) / 1024 )); done
 
 # Re-pin every Python package from the top-level pins in requirements.in.
 requirements:

@@ -138,11 +138,24 @@ fn add_error_responses(doc: &mut Value) {
     });
     doc["components"] = components;
 
+    let schemas = doc["components"]["schemas"].clone();
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for item in paths.values_mut() {
         for (method, operation) in item.as_object_mut().into_iter().flatten() {
             if !is_method(method) {
                 continue;
+            }
+            // A PATCH without a body changes nothing, as in DRF, where
+            // no field of it is required.
+            if method == "patch" {
+                let schema = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .and_then(|r| r.rsplit('/').next())
+                    .map(|name| schemas[name].clone());
+                let nothing_required = schema.is_some_and(|s| s["required"].as_array().is_none_or(Vec::is_empty));
+                if let (Some(body), true) = (operation.get_mut("requestBody"), nothing_required) {
+                    body["required"] = Value::Bool(false);
+                }
             }
             let has_body = operation.get("requestBody").is_some();
             let params: Vec<String> = operation["parameters"]

@@ -20,7 +20,8 @@ use crate::{PostsState, checked_id, created};
     params(
         ("id" = String, Path, description = "Post id."),
         ("page_size" = Option<u32>, Query, description = "1–100, default 20.", minimum = 1, maximum = 100),
-        ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link."),
+        ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link.",
+            pattern = r"^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?$"),
     ),
     responses(
         (status = 200, description = "A page of comments.", body = Page<Comment>),

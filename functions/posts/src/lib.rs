@@ -13,7 +13,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::error::ErrorBody;
-use shared::domain::post::PostView;
+use shared::domain::post::{NewPost, PostView};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use shared::domain::post::{Author, Post, PostInput, WriteMode};
@@ -46,7 +46,9 @@ impl FromRef<PostsState> for Arc<TokenService> {
 
 /// The routes and their OpenAPI operations, from the same annotations.
 pub fn api() -> OpenApiRouter<PostsState> {
-    OpenApiRouter::new()
+    // Query parameter types are not collected from the annotations.
+    let components = utoipa::openapi::ComponentsBuilder::new().schema_from::<listing::PostOrdering>().build();
+    OpenApiRouter::with_openapi(utoipa::openapi::OpenApiBuilder::new().components(Some(components)).build())
         .routes(routes!(listing::list_posts, create_post))
         .routes(routes!(get_post, replace_post, patch_post, delete_post))
         .routes(routes!(comments::list_comments, comments::create_comment))
@@ -80,7 +82,7 @@ pub(crate) fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serial
 /// Create a post (its author is the caller).
 #[utoipa::path(post, path = "/api/v1/posts", tag = "posts", operation_id = "createPost",
     security(("bearer" = [])),
-    request_body(content = PostInput, description = "`title` and `body` required; `is_public` defaults to true."),
+    request_body(content = NewPost, description = "`is_public` defaults to true."),
     responses((status = 201, description = "The post; `Location` is its URL.", body = PostView,
         headers(("Location" = String, description = "Absolute URL of the new post.")))))]
 async fn create_post(
@@ -132,7 +134,7 @@ async fn get_post(
 #[utoipa::path(put, path = "/api/v1/posts/{id}", tag = "posts", operation_id = "replacePost",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Post id.")),
-    request_body(content = PostInput, description = "`title` and `body` required."),
+    request_body(content = NewPost, description = "The whole post; `is_public` defaults to true."),
     responses(
         (status = 200, description = "The post.", body = PostView),
         (status = 403, description = "Not the author.", body = ErrorBody),

@@ -14,6 +14,21 @@ use shared::{FieldErrors, Result};
 
 use crate::PostsState;
 
+/// `ordering`'s values, for the document (the handler parses them with
+/// [`PostOrder::parse`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum PostOrdering {
+    #[schema(rename = "created_at")]
+    Oldest,
+    #[schema(rename = "-created_at")]
+    Newest,
+    #[schema(rename = "title")]
+    Title,
+    #[schema(rename = "-title")]
+    TitleDesc,
+}
+
 /// Query parameters by name; a repeated one keeps its last value.
 pub(crate) fn query_map(raw: Option<&str>) -> std::collections::HashMap<String, String> {
     form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
@@ -25,7 +40,8 @@ pub(crate) fn start_of(
     raw: Option<&String>,
     scope: &str,
 ) -> Result<(Direction, Option<PositionKey>)> {
-    match raw {
+    // An empty `cursor=` is no cursor (the first page).
+    match raw.filter(|text| !text.is_empty()) {
         None => Ok((Direction::Forward, None)),
         Some(text) => {
             let cursor = state.cursors.decode(text, scope)?;
@@ -62,10 +78,10 @@ pub(crate) fn envelope<T, V: serde::Serialize>(
         ("author" = Option<String>, Query, description = "Username, any letter case; an unknown one gives an empty page."),
         ("is_public" = Option<bool>, Query, description = "`true` or `false`."),
         ("search" = Option<String>, Query, description = "Case-insensitive text in title or body."),
-        ("ordering" = Option<String>, Query, description = "One of `created_at`, `-created_at` (default), `title`, `-title`.",
-            example = "-created_at"),
+        ("ordering" = Option<PostOrdering>, Query, description = "Default `-created_at`."),
         ("page_size" = Option<u32>, Query, description = "1–100, default 20.", minimum = 1, maximum = 100),
-        ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link."),
+        ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link.",
+            pattern = r"^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?$"),
     ),
     responses((status = 200, description = "A page of posts, without their comments.", body = Page<PostView>)))]
 pub(crate) async fn list_posts(

@@ -90,11 +90,14 @@ pub struct Comment {
 }
 
 /// A post write as sent. Each field may be absent (PATCH), null or a value.
-/// Create and PUT need `title` and `body`; PATCH takes any subset.
+/// Create and PUT need `title` and `body` ([`NewPost`] documents that);
+/// PATCH takes any subset.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = PostPatch)]
 pub struct PostInput {
     #[serde(default)]
-    #[schema(value_type = String, min_length = 3, max_length = 200, example = "Hello Lambda")]
+    /// One line, no leading or trailing space, no control characters.
+    #[schema(value_type = String, min_length = 3, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Hello Lambda")]
     pub title: Field<String>,
     /// May be empty.
     #[serde(default)]
@@ -107,6 +110,23 @@ pub struct PostInput {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 20000, write_only)]
     pub secret_note: Field<String>,
+}
+
+/// The body of a create or a PUT, as the document shows it: the same
+/// fields as a PATCH, with `title` and `body` required.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NewPost {
+    #[schema(min_length = 3, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Hello Lambda")]
+    title: String,
+    /// May be empty.
+    #[schema(max_length = 20000, example = "Rust starts fast.")]
+    body: String,
+    #[schema(value_type = bool, required = false, default = true)]
+    is_public: Option<bool>,
+    /// Accepted on write, never returned.
+    #[schema(max_length = 20000, write_only)]
+    secret_note: Option<String>,
 }
 
 /// Validated changes; `None` leaves a field as it is.
@@ -178,7 +198,7 @@ impl PostInput {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CommentInput {
     #[serde(default)]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 5000, example = "Nice post!")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 5000, pattern = r"\S", example = "Nice post!")]
     pub body: Field<String>,
 }
 

@@ -38,12 +38,12 @@ fn is_username_char(c: char) -> bool {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegistrationInput {
     /// Letters, digits and `@.+-_`; unique in any letter case.
-    #[schema(value_type = String, required = true, min_length = 3, max_length = 150, example = "alice")]
+    #[schema(value_type = String, required = true, min_length = 3, max_length = 150, pattern = r"^[\w.@+-]+$", example = "alice")]
     pub username: Option<String>,
     #[schema(value_type = String, required = true, format = Email, max_length = 254, example = "alice@example.com")]
     pub email: Option<String>,
     /// At least 8 characters, not all digits.
-    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 1024, write_only)]
+    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 1024, pattern = r"\D", write_only)]
     pub password: Option<String>,
 }
 
@@ -103,9 +103,9 @@ pub fn normalize_email(email: &str) -> String {
 /// `POST /auth/token` as sent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CredentialsInput {
-    #[schema(value_type = String, required = true, example = "alice")]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S", example = "alice")]
     pub username: Option<String>,
-    #[schema(value_type = String, required = true, format = Password, write_only)]
+    #[schema(value_type = String, required = true, format = Password, min_length = 1, pattern = r"\S", write_only)]
     pub password: Option<String>,
 }
 
@@ -128,7 +128,7 @@ impl CredentialsInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshInput {
     /// A refresh token from `POST /auth/token` or the last refresh.
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
     pub refresh: Option<String>,
 }
 
