@@ -22,7 +22,7 @@ Globals:
     MemorySize: 128
     Environment:
       Variables:
-        TABLE_NAME: !Ref Table
+        FIXTURE_TABLE_NAME: !Ref Table
         FIXTURE_GREETING: hello
         FIXTURE_OVERRIDDEN: from-template
 Resources:
@@ -217,7 +217,7 @@ async fn echo_round_trip() {
     assert!(e["request_id"].as_str().is_some_and(|id| id.len() == 36));
     // Template literals arrive, `!Ref` values do not, config's extra env wins.
     assert_eq!(e["env"]["FIXTURE_GREETING"], "hello");
-    assert_eq!(e["env"]["TABLE_NAME"], Value::Null);
+    assert_eq!(e["env"]["FIXTURE_TABLE_NAME"], Value::Null);
     assert_eq!(e["env"]["FIXTURE_OVERRIDDEN"], "from-config");
     assert_eq!(e["env"]["AWS_LAMBDA_FUNCTION_NAME"], "Misbehaving");
     assert_eq!(e["env"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");

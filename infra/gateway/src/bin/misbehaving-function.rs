@@ -107,7 +107,7 @@ fn echo(req: &Request) -> Result<Response<Body>, Error> {
         "env": {
             "FIXTURE_GREETING": env("FIXTURE_GREETING"),
             "FIXTURE_OVERRIDDEN": env("FIXTURE_OVERRIDDEN"),
-            "TABLE_NAME": env("TABLE_NAME"),
+            "FIXTURE_TABLE_NAME": env("FIXTURE_TABLE_NAME"),
             "AWS_LAMBDA_FUNCTION_NAME": env("AWS_LAMBDA_FUNCTION_NAME"),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
             "AWS_REGION": env("AWS_REGION"),
