@@ -75,11 +75,10 @@ where
 
 /// Reads the whole body, refusing more than `limit` bytes with a 413.
 pub async fn read_body(req: Request, limit: usize) -> Result<bytes::Bytes, Error> {
-    if let Some(length) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
-        if length > limit {
+    if let Some(length) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        && length > limit {
             return Err(Error::PayloadTooLarge);
         }
-    }
     axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
         if is_length_limit(&e) { Error::PayloadTooLarge } else { Error::BadRequest("Could not read the request body.".into()) }
     })

@@ -110,11 +110,10 @@ impl Listing {
     fn position(&self, key: PositionKey) -> PositionKey {
         let id = key.get(keys::PK).and_then(|pk| pk.strip_prefix("POST#")).unwrap_or_default().to_owned();
         let mut position = PositionKey::from([("id".to_owned(), id)]);
-        if self.by_title() {
-            if let Some((title, _)) = key.get(self.index_sort_attribute()).and_then(|s| s.rsplit_once('\u{1}')) {
+        if self.by_title()
+            && let Some((title, _)) = key.get(self.index_sort_attribute()).and_then(|s| s.rsplit_once('\u{1}')) {
                 position.insert("title".to_owned(), title.to_owned());
             }
-        }
         position
     }
 }
