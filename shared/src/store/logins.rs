@@ -139,16 +139,6 @@ impl LoginRepository {
     }
 
     async fn get(&self, login_id: &str) -> Result<Option<Item>> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::login(login_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        Ok(output.item)
+        self.table.get(keys::login(login_id)).await
     }
 }

@@ -31,6 +31,41 @@ impl Table {
     pub fn new(client: aws_sdk_dynamodb::Client, name: impl Into<String>) -> Self {
         Self { client, name: name.into() }
     }
+
+    /// One item by key, strongly consistent: a request reads its own writes.
+    pub async fn get(&self, key: (String, String)) -> Result<Option<Item>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key_of(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// Writes all of `items` or none of them. `Ok(false)` when one of their
+    /// conditions failed (the caller knows which rule that was).
+    pub async fn transact(
+        &self,
+        items: impl IntoIterator<Item = aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<bool, Error> {
+        let result =
+            self.client.transact_write_items().set_transact_items(Some(items.into_iter().collect())).send().await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                    cancel,
+                )) if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
+                    Ok(false)
+                }
+                _ => Err(sdk_error("TransactWriteItems", e)),
+            },
+        }
+    }
 }
 
 /// Starts an item with its primary key.

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update, WriteRequest,
@@ -239,11 +238,6 @@ fn is_deleting(item: &Item) -> bool {
     ItemReader(item).bool("deleting")
 }
 
-fn transaction_failed_on_condition(error: &TransactWriteItemsError) -> bool {
-    matches!(error, TransactWriteItemsError::TransactionCanceledException(cancel)
-        if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
-}
-
 impl PostRepository {
     pub fn new(table: Table) -> Self {
         Self { table }
@@ -285,17 +279,7 @@ impl PostRepository {
 
     /// The post item alone, including one that is being deleted.
     async fn get_item(&self, post_id: &str) -> Result<Option<Item>> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::post(post_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        Ok(output.item)
+        self.table.get(keys::post(post_id)).await
     }
 
     pub async fn get(&self, post_id: &str) -> Result<Option<Post>> {
@@ -546,19 +530,9 @@ impl PostRepository {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(Error::internal)?;
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(count).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(transaction_failed_on_condition) => Ok(false),
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
-        }
+        self.table
+            .transact([TransactWriteItem::builder().update(count).build(), TransactWriteItem::builder().put(put).build()])
+            .await
     }
 
     /// A comment by id (through `gsi1`) and the post it belongs to.
@@ -622,19 +596,12 @@ impl PostRepository {
             .expression_attribute_values(":minus_one", n(-1))
             .build()
             .map_err(Error::internal)?;
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(uncount).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(transaction_failed_on_condition) => Ok(false),
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
-        }
+        self.table
+            .transact([
+                TransactWriteItem::builder().delete(delete).build(),
+                TransactWriteItem::builder().update(uncount).build(),
+            ])
+            .await
     }
 
     /// A page of a post's comments, oldest first, with the post (`None`: no

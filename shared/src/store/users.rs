@@ -1,9 +1,8 @@
 //! Users and their case-insensitive username claims.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::{ItemReader, Table, item_with_key, key_of, keys, s, sdk_error};
+use super::{ItemReader, Table, item_with_key, keys, s};
 use crate::domain::user::{User, username_key};
 use crate::{Error, FieldErrors, Result};
 
@@ -52,27 +51,13 @@ impl UserRepository {
                 .map(|put| TransactWriteItem::builder().put(put).build())
                 .map_err(Error::internal)
         };
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(put(claim)?)
-            .transact_items(put(profile)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancel))
-                    if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
-                {
-                    Err(Error::Conflict {
-                        message: "A user with that username already exists.".into(),
-                        errors: Some(FieldErrors::single("username", "A user with that username already exists.")),
-                    })
-                }
-                _ => Err(sdk_error("TransactWriteItems", e)),
-            },
+        if self.table.transact([put(claim)?, put(profile)?]).await? {
+            Ok(())
+        } else {
+            Err(Error::Conflict {
+                message: "A user with that username already exists.".into(),
+                errors: Some(FieldErrors::single("username", "A user with that username already exists.")),
+            })
         }
     }
 
@@ -82,33 +67,13 @@ impl UserRepository {
 
     /// The user who owns `username` (any letter case), with their hash.
     pub async fn find_for_sign_in(&self, username: &str) -> Result<Option<StoredUser>> {
-        let claim = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::username_claim(&username_key(username)))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        let Some(claim) = claim.item else { return Ok(None) };
+        let Some(claim) = self.table.get(keys::username_claim(&username_key(username))).await? else { return Ok(None) };
         let user_id = ItemReader(&claim).string("user_id")?;
         self.get_stored(&user_id).await
     }
 
     async fn get_stored(&self, user_id: &str) -> Result<Option<StoredUser>> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::user(user_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        let Some(item) = output.item else { return Ok(None) };
+        let Some(item) = self.table.get(keys::user(user_id)).await? else { return Ok(None) };
         let read = ItemReader(&item);
         Ok(Some(StoredUser {
             user: User {
