@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package
+.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package seed replay redrive demo
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -17,6 +17,10 @@ help:
 	@echo "make lint    rustfmt --check and clippy -D warnings"
 	@echo "make openapi regenerate openapi/*.json from the code (commit the result)"
 	@echo "make package build every function's bootstrap.zip for Lambda (ARCH=arm64|x86_64)"
+	@echo "make seed    write the catalog (infra/seed/products.json) into the running stack; idempotent"
+	@echo "make demo    one purchase against 'make run', every step printed"
+	@echo "make replay EVENT=evt_...  run a recorded Stripe event again; safe to repeat"
+	@echo "make redrive move the receipt dead-letter queue back to the queue; safe to repeat"
 
 # The venv is rebuilt when the pinned requirements change.
 $(VENV)/.installed: infra/requirements.txt
@@ -53,6 +57,21 @@ browser:
 
 openapi:
 	$(CARGO) run --quiet -p openapi-doc --bin generate-openapi
+
+# Commerce operations, against the running `make run` stack (its settings
+# from infra/local.env; exported variables win, as everywhere).
+seed: build
+	infra/stack.sh tool seed-catalog infra/seed/products.json
+
+replay: build
+	@test -n "$(EVENT)" || { echo "usage: make replay EVENT=evt_..." >&2; exit 2; }
+	infra/stack.sh tool replay-stripe-event "$(EVENT)"
+
+redrive: build
+	infra/stack.sh tool redrive-receipts
+
+demo: build
+	infra/stack.sh tool commerce-demo
 
 unit:
 	$(CARGO) test --workspace --lib --bins

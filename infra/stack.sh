@@ -3,11 +3,14 @@
 #   moto         DynamoDB, SQS, SES v2   127.0.0.1:$MOTO_PORT   (default 5000)
 #   localstripe  Stripe API + webhooks   127.0.0.1:$STRIPE_PORT (default 8420)
 #   bootstrap    table, queues, SES identity, from infra/template.yaml
+#   seed         the catalog, from infra/seed/products.json (idempotent)
+#   webhook      localstripe's events go to the gateway's /api/v1/webhooks/stripe
 #   gateway      API Gateway + Lambda    127.0.0.1:$GATEWAY_PORT (default 3000)
 #
 #   infra/stack.sh run        start everything, serve the API until Ctrl-C
 #   infra/stack.sh test ARGS  start everything on the test ports, run
 #                             `cargo test ARGS` against it, stop everything
+#   infra/stack.sh tool NAME  run target/debug/NAME with the stack's settings
 #
 # Settings come from infra/local.env; a variable already in the environment
 # wins. Every process started here is stopped when the script exits.
@@ -92,6 +95,21 @@ start_backends() {
     start moto "$MOTO_PORT" "$VENV/bin/python" "$ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT"
     start localstripe "$STRIPE_PORT" "$VENV/bin/python" "$ROOT/infra/localstripe_loopback.py" --port "$STRIPE_PORT"
     "$BIN_DIR/local-bootstrap" "$ROOT/infra/template.yaml" | sed 's/^/stack: /'
+    "$BIN_DIR/seed-catalog" "$ROOT/infra/seed/products.json" | sed 's/^/stack: /'
+    register_stripe_webhook
+}
+
+# localstripe posts its signed events to the gateway's webhook route, signed
+# with the endpoint secret the webhook function checks (read from the
+# environment, so it is not on a command line).
+register_stripe_webhook() {
+    local url="http://127.0.0.1:$GATEWAY_PORT/api/v1/webhooks/stripe"
+    "$VENV/bin/python" -c '
+import os, sys, urllib.parse, urllib.request
+form = urllib.parse.urlencode({"url": sys.argv[2], "secret": os.environ["STRIPE_WEBHOOK_SECRET"]}).encode()
+urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/_config/webhooks/local", data=form), timeout=5)
+' "$STRIPE_PORT" "$url"
+    echo "stack: localstripe sends its webhooks to $url"
 }
 
 start_gateway_in_background() {
@@ -142,8 +160,15 @@ main() {
             fi
             return $status
             ;;
+        tool)
+            # One of the workspace's binaries with the stack's settings:
+            # `make seed`, `replay`, `redrive`, `demo` against `make run`.
+            local name=${1:?usage: infra/stack.sh tool NAME [ARGS]}
+            shift
+            "$BIN_DIR/$name" "$@"
+            ;;
         *)
-            echo "usage: infra/stack.sh run | test [cargo test args]" >&2
+            echo "usage: infra/stack.sh run | test [cargo test args] | tool NAME [ARGS]" >&2
             return 2
             ;;
     esac

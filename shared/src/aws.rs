@@ -28,3 +28,15 @@ pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     let conf = aws_sdk_dynamodb::config::Builder::from(config).interceptor(CountAwsCalls::new("dynamodb")).build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
+
+#[cfg(feature = "sqs")]
+pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::config::Builder::from(config).interceptor(CountAwsCalls::new("sqs")).build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+#[cfg(feature = "ses")]
+pub fn sesv2_client(config: &SdkConfig) -> aws_sdk_sesv2::Client {
+    let conf = aws_sdk_sesv2::config::Builder::from(config).interceptor(CountAwsCalls::new("ses")).build();
+    aws_sdk_sesv2::Client::from_conf(conf)
+}

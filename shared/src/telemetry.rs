@@ -73,12 +73,11 @@ impl Visit for JsonVisitor<'_> {
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let text = format!("{value:?}");
-        if JSON_VALUED_FIELDS.contains(&field.name()) {
-            if let Ok(json) = serde_json::from_str::<Value>(&text) {
+        if JSON_VALUED_FIELDS.contains(&field.name())
+            && let Ok(json) = serde_json::from_str::<Value>(&text) {
                 self.insert(field, json);
                 return;
             }
-        }
         self.insert(field, Value::from(text));
     }
 }
@@ -183,6 +182,12 @@ pub async fn count_aws_calls<F: Future>(work: F) -> (F::Output, AwsCalls) {
             (output, calls)
         })
         .await
+}
+
+/// The calls counted so far by the enclosing [`count_aws_calls`] (empty
+/// outside one): for an `event completed` line written inside a request.
+pub fn aws_calls_so_far() -> AwsCalls {
+    CALLS.try_with(|calls| calls.borrow().clone()).unwrap_or_default()
 }
 
 /// Runs `work` with its AWS calls counted as rate-limit calls.

@@ -210,3 +210,4 @@ pub fn fresh_request_id() -> String {
     format!("test-{}", ulid::Ulid::new())
 }
 pub mod posts;
+pub mod commerce;

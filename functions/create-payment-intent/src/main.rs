@@ -1,1 +1,19 @@
-fn main() {}
+use create_payment_intent::stripe::StripeClient;
+use create_payment_intent::{IntentState, router};
+use shared::config::{StoreSettings, TokenSettings, required};
+use shared::store::Table;
+use shared::throttle::Throttle;
+use shared::tokens::TokenService;
+use shared::{aws, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let tokens = TokenSettings::from_env()?;
+    let store = StoreSettings::from_env()?;
+    let stripe = StripeClient::new(&required("STRIPE_API_BASE")?, required("STRIPE_SECRET_KEY")?)?;
+    let sdk = aws::load_sdk_config().await;
+    let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
+    let throttle = Throttle::from_env(table.clone())?;
+    lambda_http::run(router(IntentState::new(table, stripe, TokenService::new(tokens), throttle))).await
+}

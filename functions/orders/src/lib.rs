@@ -1,1 +1,211 @@
-//! The `orders` function (not built yet).
+//! The `orders` function: the catalog and orders, as the contract's
+//! "Catalog, orders and payments" section states them. Prices, names and
+//! currency come from the catalog, never from the client; an order is read
+//! by its owner or by the holder of its order token, and by nobody else.
+
+mod catalog;
+mod paging;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::Response;
+use shared::domain::order::{self, Order, OrderInput, OrderStatus, OrderView, ReceiptStatus, new_order_token};
+use shared::error::ErrorBody;
+use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
+use shared::pagination::{CursorCodec, Page, absolute_url, parse_page_size, scope_of};
+use shared::store::{OrderRepository, ProductRepository, Table, UserRepository};
+use shared::throttle::{self, Throttle};
+use shared::tokens::TokenService;
+use shared::{Error, FieldErrors, Result, ids, timefmt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The header a guest presents their order token in.
+pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
+
+#[derive(Clone)]
+pub struct OrdersState {
+    pub orders: OrderRepository,
+    pub products: ProductRepository,
+    pub users: UserRepository,
+    pub tokens: Arc<TokenService>,
+    pub cursors: CursorCodec,
+    pub throttle: Throttle,
+}
+
+impl OrdersState {
+    pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec, throttle: Throttle) -> Self {
+        Self {
+            orders: OrderRepository::new(table.clone()),
+            products: ProductRepository::new(table.clone()),
+            users: UserRepository::new(table),
+            tokens: Arc::new(tokens),
+            cursors,
+            throttle,
+        }
+    }
+}
+
+impl FromRef<OrdersState> for Arc<TokenService> {
+    fn from_ref(state: &OrdersState) -> Self {
+        state.tokens.clone()
+    }
+}
+
+/// The routes and their OpenAPI operations, from the same annotations.
+pub fn api() -> OpenApiRouter<OrdersState> {
+    OpenApiRouter::new()
+        .routes(routes!(catalog::list_products))
+        .routes(routes!(list_orders, create_order))
+        .routes(routes!(get_order))
+}
+
+pub fn router(state: OrdersState) -> Router {
+    let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
+    let (routes, _) = api().with_state(state).split_for_parts();
+    // Orders name people and what they bought: no cache may keep them.
+    api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
+}
+
+/// The order token a guest presented, if any.
+pub fn presented_order_token(headers: &HeaderMap) -> Option<&str> {
+    headers.get(ORDER_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// Place an order: signed in, it is the caller's; as a guest, `email` is
+/// required and the answer carries the `order_token` that reads it.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", operation_id = "createOrder",
+    security((), ("bearer" = [])),
+    request_body(content = OrderInput, description = "1–50 items of active products in one currency; quantity 1–100; \
+        each product once. Prices come from the catalog."),
+    responses((status = 201, description = "The order, `pending`; `Location` is its URL. A guest's carries `order_token`.",
+        body = OrderView, headers(("Location" = String, description = "Absolute URL of the new order.")))))]
+async fn create_order(
+    State(state): State<OrdersState>,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
+    headers: HeaderMap,
+    Json(input): Json<OrderInput>,
+) -> Result<Response> {
+    let request = input.validate(caller.is_some())?;
+    let catalog = state.products.get_many(&request.product_ids()).await?;
+    let priced = order::price(&request, &catalog)?;
+    let email = match (request.email, &caller) {
+        (Some(email), _) => email,
+        (None, Some(me)) => {
+            state.users.get(&me.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?.email
+        }
+        (None, None) => {
+            return Err(Error::Validation(FieldErrors::single("email", shared::domain::validate::REQUIRED)));
+        }
+    };
+    let (order_token, token_hash) = match caller {
+        Some(_) => (None, None),
+        None => {
+            let (token, hash) = new_order_token();
+            (Some(token), Some(hash))
+        }
+    };
+    let now = timefmt::now();
+    let order = Order {
+        id: ids::new_id_at(now),
+        status: OrderStatus::Pending,
+        email,
+        user_id: caller.map(|me| me.user_id),
+        token_hash,
+        lines: priced.lines,
+        amount: priced.amount,
+        currency: priced.currency,
+        payment_intent_id: None,
+        receipt_status: ReceiptStatus::None,
+        receipt_sent_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.orders.create(&order).await?;
+    tracing::info!(
+        order_id = %order.id,
+        amount = order.amount,
+        currency = %order.currency,
+        lines = order.lines.len(),
+        guest = order.user_id.is_none(),
+        "order placed"
+    );
+    let view = OrderView { order_token, ..order.view() };
+    let mut response = json_response(StatusCode::CREATED, &view);
+    let location = absolute_url(&headers, &format!("/api/v1/orders/{}", order.id));
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// An order, to its owner or the holder of its order token.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "getOrder",
+    security(("bearer" = []), ("orderToken" = [])),
+    params(
+        ("id" = String, Path, description = "Order id."),
+        ("X-Order-Token" = Option<String>, Header, description = "A guest order's token, from its 201."),
+    ),
+    responses(
+        (status = 200, description = "The order, with its receipt's state.", body = OrderView),
+        (status = 404, description = "No such order, or not the caller's.", body = ErrorBody),
+    ))]
+async fn get_order(
+    State(state): State<OrdersState>,
+    MaybeAuthenticated(caller): MaybeAuthenticated,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let presented = presented_order_token(&headers);
+    let caller_id = caller.as_ref().map(|me| me.user_id.as_str());
+    // Nobody to check against: the answer is 404 without asking the store.
+    if (caller_id.is_none() && presented.is_none()) || !shared::domain::catalog::is_plausible_id(&id) {
+        return Err(Error::NotFound);
+    }
+    let order = state.orders.get(&id).await?.ok_or(Error::NotFound)?;
+    if !order.readable_by(caller_id, presented) {
+        return Err(Error::NotFound);
+    }
+    Ok(json_response(StatusCode::OK, &order.view()))
+}
+
+/// The caller's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "listOrders",
+    security(("bearer" = [])),
+    params(
+        ("page_size" = Option<u32>, Query, description = "1–100, default 20.", minimum = 1, maximum = 100),
+        ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link."),
+    ),
+    responses((status = 200, description = "A page of the caller's orders, each with its items.", body = Page<OrderView>)))]
+async fn list_orders(
+    State(state): State<OrdersState>,
+    Authenticated(me): Authenticated,
+    RawQuery(raw): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let params = paging::query_map(raw.as_deref());
+    let mut errors = FieldErrors::new();
+    let page_size = parse_page_size(params.get("page_size").map(String::as_str), &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let scope = scope_of(&[("list", "orders"), ("user", &me.user_id)]);
+    let (direction, start) = paging::start_of(&state.cursors, params.get("cursor"), &scope)?;
+    let page = state.orders.list_for_user(&me.user_id, direction, start.as_ref(), page_size).await?;
+    Ok(paging::envelope(&state.cursors, &uri, &headers, &scope, page, Order::view))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_router_and_its_document_have_the_same_routes() {
+        let document = super::api().into_openapi();
+        let mut paths: Vec<&str> = document.paths.paths.keys().map(String::as_str).collect();
+        paths.sort_unstable();
+        assert_eq!(paths, ["/api/v1/orders", "/api/v1/orders/{id}", "/api/v1/products"]);
+    }
+}

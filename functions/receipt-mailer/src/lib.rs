@@ -1,1 +1,221 @@
-//! The `receipt-mailer` function (not built yet).
+//! The `receipt-mailer` function: reads the receipt queue in batches and
+//! sends each paid order's receipt through SES, at most once per order
+//! however often its message is delivered.
+//!
+//! Per message: read the order; if its receipt is already sent, done.
+//! Otherwise claim the send on the order item (a conditional write with a
+//! lease), send, and mark the receipt sent. A failed send lets the claim go
+//! and marks the receipt `failed`; the message is reported as a batch item
+//! failure, so SQS delivers it again, and after the queue's
+//! `maxReceiveCount` it rests in the dead-letter queue until redriven. A
+//! crash between claim and send leaves a claim whose lease runs out, after
+//! which a redelivery takes it again: the email is never lost for good.
+
+pub mod render;
+
+use std::time::Instant;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use lambda_runtime::LambdaEvent;
+use serde::Deserialize;
+use shared::domain::order::{Order, OrderStatus, ReceiptStatus};
+use shared::store::orders::ReceiptClaim;
+use shared::store::{OrderRepository, Table};
+use shared::telemetry::count_aws_calls;
+use shared::timefmt;
+use tracing::Instrument;
+
+/// Why a message was not handled; it will be delivered again.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("message is not a receipt request: {0}")]
+    Malformed(String),
+    #[error("no such order")]
+    NoSuchOrder,
+    #[error("another delivery is sending this receipt")]
+    HeldElsewhere,
+    #[error("store: {0}")]
+    Store(#[from] shared::Error),
+    #[error("ses: {0}")]
+    Send(String),
+    #[error("template: {0}")]
+    Template(String),
+}
+
+/// What the webhook puts on the queue.
+#[derive(Debug, Deserialize)]
+pub struct ReceiptRequest {
+    pub order_id: String,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+}
+
+/// How a message ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Sent,
+    AlreadySent,
+    /// The order is not paid (nothing to send a receipt for).
+    NotPaid,
+}
+
+impl Delivered {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::AlreadySent => "already_sent",
+            Self::NotPaid => "not_paid",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    pub orders: OrderRepository,
+    pub ses: aws_sdk_sesv2::Client,
+    pub from_address: String,
+    /// How long a claim holds before another delivery may take it: longer
+    /// than the function's timeout, so a live sender is never overtaken.
+    pub claim_lease_secs: i64,
+}
+
+impl Mailer {
+    pub fn new(table: Table, ses: aws_sdk_sesv2::Client, from_address: String, claim_lease_secs: i64) -> Self {
+        Self { orders: OrderRepository::new(table), ses, from_address, claim_lease_secs }
+    }
+
+    /// One batch: every message handled in turn; the failed ones reported
+    /// by id so SQS delivers only those again.
+    pub async fn handle_batch(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let request_id = event.context.request_id.clone();
+        let mut response = SqsBatchResponse::default();
+        for message in &event.payload.records {
+            let message_id = message.message_id.clone().unwrap_or_default();
+            let span = tracing::info_span!(
+                "event",
+                request_id = %request_id,
+                message_id = %message_id,
+                correlation_id = tracing::field::Empty,
+                order_id = tracing::field::Empty,
+                receive_count = tracing::field::Empty,
+            );
+            let started = Instant::now();
+            let (result, calls) = count_aws_calls(self.handle_message(message)).instrument(span.clone()).await;
+            let duration_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+            span.in_scope(|| match &result {
+                Ok(delivered) => tracing::info!(
+                    status = delivered.as_str(),
+                    duration_ms,
+                    aws_calls = %calls.operation_json(),
+                    "event completed"
+                ),
+                Err(error) => tracing::warn!(
+                    status = "failed",
+                    error = %error,
+                    duration_ms,
+                    aws_calls = %calls.operation_json(),
+                    "event completed"
+                ),
+            });
+            if result.is_err() {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message_id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        Ok(response)
+    }
+
+    async fn handle_message(&self, message: &SqsMessage) -> Result<Delivered, MailerError> {
+        let span = tracing::Span::current();
+        if let Some(count) = message.attributes.get("ApproximateReceiveCount") {
+            span.record("receive_count", count.as_str());
+        }
+        let body = message.body.as_deref().unwrap_or_default();
+        let request: ReceiptRequest = serde_json::from_str(body).map_err(|e| MailerError::Malformed(e.to_string()))?;
+        span.record("order_id", request.order_id.as_str());
+        span.record("correlation_id", request.correlation_id.as_deref().unwrap_or_default());
+        if !shared::domain::catalog::is_plausible_id(&request.order_id) {
+            return Err(MailerError::Malformed("order_id is not an id".into()));
+        }
+        let order = self.orders.get(&request.order_id).await?.ok_or(MailerError::NoSuchOrder)?;
+        if order.receipt_status == ReceiptStatus::Sent {
+            return Ok(Delivered::AlreadySent);
+        }
+        // A receipt is for a payment; a refunded order was paid too.
+        if !matches!(order.status, OrderStatus::Paid | OrderStatus::Refunded) {
+            tracing::warn!(status = order.status.as_str(), "receipt requested for an order that is not paid");
+            return Ok(Delivered::NotPaid);
+        }
+        let claim_id = shared::ids::new_id();
+        let now = timefmt::now().unix_timestamp();
+        match self.orders.claim_receipt(&order.id, &claim_id, now, now + self.claim_lease_secs).await? {
+            ReceiptClaim::Claimed => {}
+            ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
+            // Not ours to send now; delivered again later, it finds the
+            // receipt sent, or the claim lapsed and free to take.
+            ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
+            ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
+        }
+        let message_id = match self.send(&order).await {
+            Ok(message_id) => message_id,
+            Err(error) => {
+                self.orders.release_receipt_claim(&order.id, &claim_id).await?;
+                return Err(error);
+            }
+        };
+        if !self.orders.mark_receipt_sent(&order.id, &claim_id, &message_id).await? {
+            tracing::warn!("receipt sent after its claim lapsed; another delivery may send it too");
+        }
+        tracing::info!(ses_message_id = %message_id, "receipt sent");
+        Ok(Delivered::Sent)
+    }
+
+    async fn send(&self, order: &Order) -> Result<String, MailerError> {
+        let receipt = render::render(order)?;
+        let text = |data: String| {
+            Content::builder().data(data).charset("UTF-8").build().map_err(|e| MailerError::Send(e.to_string()))
+        };
+        let message = Message::builder()
+            .subject(text(receipt.subject)?)
+            .body(Body::builder().html(text(receipt.html)?).text(text(receipt.text)?).build())
+            .build();
+        let output = self
+            .ses
+            .send_email()
+            .from_email_address(&self.from_address)
+            .destination(Destination::builder().to_addresses(&order.email).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(|e| MailerError::Send(mask_emails(&aws_sdk_sesv2::error::DisplayErrorContext(e).to_string())))?;
+        Ok(output.message_id.unwrap_or_default())
+    }
+}
+
+/// SES names addresses in some errors (a sandbox's unverified recipient);
+/// logs keep only their domain.
+fn mask_emails(text: &str) -> String {
+    text.split(' ')
+        .map(|word| match word.split_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => format!("***@{domain}"),
+            _ => word.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_in_errors_keep_only_their_domain() {
+        assert_eq!(
+            mask_emails("Email address not verified alice.b@example.com, sorry"),
+            "Email address not verified ***@example.com, sorry"
+        );
+        assert_eq!(mask_emails("no address here"), "no address here");
+    }
+}

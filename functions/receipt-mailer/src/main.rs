@@ -1,1 +1,18 @@
-fn main() {}
+use lambda_runtime::service_fn;
+use receipt_mailer::Mailer;
+use shared::config::{StoreSettings, parse_or, required};
+use shared::store::Table;
+use shared::{aws, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let store = StoreSettings::from_env()?;
+    let from_address = required("SES_FROM_ADDRESS")?;
+    let claim_lease_secs = parse_or("RECEIPT_CLAIM_LEASE_SECONDS", 60i64)?;
+    let sdk = aws::load_sdk_config().await;
+    let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
+    let mailer = Mailer::new(table, aws::sesv2_client(&sdk), from_address, claim_lease_secs);
+    let mailer = &mailer;
+    lambda_runtime::run(service_fn(move |event| mailer.handle_batch(event))).await
+}

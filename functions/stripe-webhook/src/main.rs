@@ -1,1 +1,18 @@
-fn main() {}
+use shared::config::{StoreSettings, required};
+use shared::store::Table;
+use shared::{aws, telemetry};
+use stripe_webhook::process::{Processor, ReceiptQueue};
+use stripe_webhook::{WebhookState, router};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let store = StoreSettings::from_env()?;
+    let endpoint_secret = required("STRIPE_WEBHOOK_SECRET")?;
+    let queue_url = required("RECEIPT_QUEUE_URL")?;
+    let sdk = aws::load_sdk_config().await;
+    let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
+    let receipts = ReceiptQueue { client: aws::sqs_client(&sdk), url: queue_url };
+    let state = WebhookState { processor: Processor::new(table, receipts), endpoint_secret: endpoint_secret.into() };
+    lambda_http::run(router(state)).await
+}

@@ -153,7 +153,7 @@ async fn ensure_queue(
     dead_letter_arn: Option<String>,
 ) -> Result<String, BootstrapError> {
     let mut attributes = Vec::new();
-    if let Some(seconds) = queue.visibility_timeout {
+    if let Some(seconds) = visibility_override(queue)?.or(queue.visibility_timeout) {
         attributes.push((QueueAttributeName::VisibilityTimeout, seconds.to_string()));
     }
     if let Some(seconds) = queue.message_retention_period {
@@ -189,6 +189,22 @@ async fn ensure_queue(
     let redrive = dead_letter_arn.map(|dlq| format!(", dead letters to {dlq}")).unwrap_or_default();
     println!("queue {name}: {url}{redrive}");
     Ok(arn)
+}
+
+/// `RECEIPT_QUEUE_VISIBILITY_TIMEOUT` (for `ReceiptQueue`) overrides the
+/// template's visibility timeout locally, so that retries and the trip to
+/// the dead-letter queue take seconds in tests, not minutes.
+fn visibility_override(queue: &QueueDefinition) -> Result<Option<u64>, BootstrapError> {
+    let env_name = queue.env_name();
+    let name = format!("{}_VISIBILITY_TIMEOUT", env_name.strip_suffix("_NAME").unwrap_or(&env_name));
+    match std::env::var(&name) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| BootstrapError::Template(format!("{name}={value:?} is not a number of seconds"))),
+        _ => Ok(None),
+    }
 }
 
 async fn ensure_sender(client: &aws_sdk_sesv2::Client, address: &str) -> Result<(), BootstrapError> {

@@ -10,6 +10,7 @@
 //!   other event sources too).
 //! - `runtime_api`: the Runtime API each instance polls.
 //! - [`cors`]: the HttpApi's CORS configuration, applied as API Gateway does.
+//! - [`queues`]: SQS event sources, polled from the local queues.
 //! - [`server`]: the gateway itself.
 
 mod body;
@@ -18,6 +19,7 @@ pub mod cors;
 pub mod error;
 pub mod event;
 pub mod pool;
+pub mod queues;
 pub mod routes;
 mod runtime_api;
 pub mod server;

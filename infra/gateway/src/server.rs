@@ -17,6 +17,7 @@ use crate::cors::CorsPolicy;
 use crate::error::{GatewayError, InvokeError};
 use crate::event::{EventContext, build_event, decode_response};
 use crate::pool::{FunctionPool, FunctionSpec};
+use crate::queues::QueuePoller;
 use crate::routes::Router;
 use crate::runtime_api::MAX_PAYLOAD_BYTES;
 use crate::template::{RouteSpec, Template};
@@ -26,6 +27,8 @@ pub struct Gateway {
     listener: tokio::net::TcpListener,
     local_addr: SocketAddr,
     state: Arc<AppState>,
+    /// The template's SQS event sources; [`serve`] polls them.
+    queue_pollers: Vec<QueuePoller>,
 }
 
 struct AppState {
@@ -63,6 +66,7 @@ impl Gateway {
 
         let mut router = Router::new();
         let mut pools = BTreeMap::new();
+        let mut queue_pollers = Vec::new();
         for def in &template.functions {
             for r in &def.http_routes {
                 match &r.route {
@@ -84,10 +88,16 @@ impl Gateway {
                     spec.binary.display()
                 );
             }
-            pools.insert(
-                def.logical_id.clone(),
-                FunctionPool::new(spec, config.max_instances_per_function),
-            );
+            let pool = FunctionPool::new(spec, config.max_instances_per_function);
+            for source in &def.sqs_sources {
+                queue_pollers.push(QueuePoller {
+                    function: def.logical_id.clone(),
+                    pool: pool.clone(),
+                    source: source.clone(),
+                    env: config.extra_env.clone(),
+                });
+            }
+            pools.insert(def.logical_id.clone(), pool);
         }
 
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -129,6 +139,7 @@ impl Gateway {
                 pools,
                 local_port: local_addr.port(),
             }),
+            queue_pollers,
         })
     }
 
@@ -175,12 +186,24 @@ impl Gateway {
     }
 }
 
-/// [`Gateway::bind`] then [`Gateway::run`].
+/// [`Gateway::bind`], the template's SQS event sources polled (see
+/// [`crate::queues`]), then [`Gateway::run`]. A gateway embedded with
+/// `bind` and `run` alone polls no queue.
 pub async fn serve(
     config: GatewayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    Gateway::bind(config).await?.run(shutdown).await
+    let mut gateway = Gateway::bind(config).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    for poller in std::mem::take(&mut gateway.queue_pollers) {
+        tokio::spawn(poller.run(stopped.clone()));
+    }
+    gateway
+        .run(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await
 }
 
 /// A gateway-made error in the API's error format

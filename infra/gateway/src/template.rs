@@ -61,8 +61,7 @@ pub enum RouteSpec {
     Default,
 }
 
-/// One `SQS` event of a function. Not used by the gateway yet; parsed so a
-/// poller can be driven from the same template.
+/// One `SQS` event of a function, polled locally by [`crate::queues`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsEventSource {
     pub event_name: String,

@@ -14,6 +14,12 @@
 //! | login (refresh)   | `LOGIN#<login id>`   | `LOGIN`    | `USER#<user id>` / `LOGIN#<login id>` | yes |
 //! | post              | `POST#<post id>`     | `#POST`    | `POSTS` / `<post id>`       | no  |
 //! | comment           | `POST#<post id>`     | `COMMENT#<comment id>` | `COMMENT#<comment id>` / `COMMENT` | no |
+//! | product           | `PRODUCT#<product id>` | `PRODUCT` | `PRODUCTS` / `<product id>` | no |
+//! | order             | `ORDER#<order id>`   | `#ORDER`   | `USER_ORDERS#<user id>` / `<order id>#ORDER` (signed-in orders only) | no |
+//! | order line        | `ORDER#<order id>`   | `LINE#<nnn>` | `USER_ORDERS#<user id>` / `<order id>#LINE#<nnn>` (signed-in orders only) | no |
+//! | payment intent    | `PAYMENT_INTENT#<pi id>` | `PAYMENT_INTENT` | – (points at its order) | no |
+//! | Stripe event      | `STRIPE_EVENT#<evt id>` | `STRIPE_EVENT` | –                      | no  |
+//! | event delivery    | `STRIPE_EVENT#<evt id>` | `DELIVERY#<delivery id>` | –            | yes |
 //!
 //! Posts fill eight index key pairs, one per listing (`<title>` below is the
 //! case-folded title, then `\u{1}` and the post id, so ties sort by age and a
@@ -145,4 +151,75 @@ pub fn posts_of_author_by_visibility(username_key: &str, is_public: bool) -> Str
 /// characters), so "rust" comes before "rust tips".
 pub fn title_order(title_key: &str, post_id: &str) -> String {
     format!("{title_key}\u{1}{post_id}")
+}
+
+// ---------------------------------------------------------------------------
+// Commerce: products, orders and their lines, payment intents, Stripe events.
+//
+// - The catalog is one partition of `gsi1` (`PRODUCTS`), ordered by product
+//   id; pricing an order reads its products by key (BatchGetItem).
+// - An order and its lines are one item collection, `#ORDER` sorting before
+//   `LINE#<nnn>` (zero-padded position), written in one transaction and read
+//   by one Query. The receipt's state (`receipt_status`, the mailer's claim)
+//   lives on the order item, so one conditional write claims a send.
+// - A customer's orders list is `gsi1` under `USER_ORDERS#<user id>`, where
+//   the order item and its lines sort together (`<order id>#ORDER` after
+//   `<order id>#LINE#…`): newest first is one descending Query, each order
+//   header first and then its lines. Guest orders are not in any list.
+// - `PAYMENT_INTENT#<id>` leads from a PaymentIntent back to its order
+//   (refund events name the intent, not the order).
+// - A Stripe event is recorded once under its id (a conditional put: the
+//   webhook's idempotency); each delivery adds an audit item beside it,
+//   kept 90 days.
+// ---------------------------------------------------------------------------
+
+pub const PRODUCT_SK: &str = "PRODUCT";
+pub const ALL_PRODUCTS: &str = "PRODUCTS";
+pub const ORDER_SK: &str = "#ORDER";
+pub const ORDER_LINE_SK_PREFIX: &str = "LINE#";
+
+pub fn product(product_id: &str) -> (String, String) {
+    (format!("PRODUCT#{product_id}"), PRODUCT_SK.to_owned())
+}
+
+/// `gsi1` of a product: the catalog partition, by id.
+pub fn product_in_catalog(product_id: &str) -> (String, String) {
+    (ALL_PRODUCTS.to_owned(), product_id.to_owned())
+}
+
+pub fn order_partition(order_id: &str) -> String {
+    format!("ORDER#{order_id}")
+}
+
+pub fn order(order_id: &str) -> (String, String) {
+    (order_partition(order_id), ORDER_SK.to_owned())
+}
+
+/// Lines keep the client's order: `LINE#000`, `LINE#001`, … (at most 50).
+pub fn order_line(order_id: &str, position: usize) -> (String, String) {
+    (order_partition(order_id), format!("{ORDER_LINE_SK_PREFIX}{position:03}"))
+}
+
+pub fn orders_of_user(user_id: &str) -> String {
+    format!("USER_ORDERS#{user_id}")
+}
+
+pub fn order_in_user_list(order_id: &str) -> String {
+    format!("{order_id}#ORDER")
+}
+
+pub fn order_line_in_user_list(order_id: &str, position: usize) -> String {
+    format!("{order_id}#{ORDER_LINE_SK_PREFIX}{position:03}")
+}
+
+pub fn payment_intent(payment_intent_id: &str) -> (String, String) {
+    (format!("PAYMENT_INTENT#{payment_intent_id}"), "PAYMENT_INTENT".to_owned())
+}
+
+pub fn stripe_event(event_id: &str) -> (String, String) {
+    (format!("STRIPE_EVENT#{event_id}"), "STRIPE_EVENT".to_owned())
+}
+
+pub fn stripe_event_delivery(event_id: &str, delivery_id: &str) -> (String, String) {
+    (format!("STRIPE_EVENT#{event_id}"), format!("DELIVERY#{delivery_id}"))
 }

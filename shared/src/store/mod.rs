@@ -3,8 +3,11 @@
 
 pub mod keys;
 pub mod logins;
+pub mod orders;
 pub mod paging;
 pub mod posts;
+pub mod products;
+pub mod stripe_events;
 pub mod users;
 
 use std::collections::HashMap;
@@ -15,7 +18,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::Error;
 
 pub use logins::{LoginRepository, RefreshCheck};
+pub use orders::OrderRepository;
 pub use posts::PostRepository;
+pub use products::ProductRepository;
+pub use stripe_events::StripeEventRepository;
 pub use users::UserRepository;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -1,0 +1,153 @@
+//! `commerce-demo` (`make demo`): one purchase against the running local
+//! stack, each step printed — a guest order, its PaymentIntent, the 4242
+//! test card attached and confirmed at localstripe, localstripe's signed
+//! webhook turning the order `paid`, and the receipt as SES (moto) got it.
+
+use std::time::{Duration, Instant};
+
+use commerce_ops::{OpsError, exit_with};
+use serde_json::{Value, json};
+use shared::config::{optional, required};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    exit_with(run().await, "commerce-demo")
+}
+
+fn demo(message: impl Into<String>) -> OpsError {
+    OpsError::Demo(message.into())
+}
+
+struct Demo {
+    http: reqwest::Client,
+    api: String,
+    stripe: String,
+    stripe_key: String,
+    moto: String,
+}
+
+impl Demo {
+    async fn json(&self, request: reqwest::RequestBuilder, what: &str) -> Result<Value, OpsError> {
+        let response = request.send().await.map_err(|e| demo(format!("{what}: {e} (is `make run` up?)")))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(demo(format!("{what}: HTTP {status}: {body}")));
+        }
+        Ok(body)
+    }
+
+    async fn stripe(&self, path: &str, form: &[(&str, &str)], what: &str) -> Result<Value, OpsError> {
+        let request = self.http.post(format!("{}{path}", self.stripe)).bearer_auth(&self.stripe_key).form(form);
+        self.json(request, what).await
+    }
+
+    /// Reads the order until `done` holds, for at most `limit`.
+    async fn wait_for_order(
+        &self,
+        order_id: &str,
+        token: &str,
+        limit: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<Value, OpsError> {
+        let started = Instant::now();
+        loop {
+            let request =
+                self.http.get(format!("{}/api/v1/orders/{order_id}", self.api)).header("x-order-token", token);
+            let order = self.json(request, "GET /orders/{id}").await?;
+            if done(&order) {
+                return Ok(order);
+            }
+            if started.elapsed() > limit {
+                return Err(demo(format!("gave up waiting after {limit:?}; the order is {order}")));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn run() -> Result<(), OpsError> {
+    let api = optional("API_BASE_URL")
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", optional("GATEWAY_PORT").unwrap_or_else(|| "3000".into())));
+    let demo_run = Demo {
+        http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| demo(e.to_string()))?,
+        api,
+        stripe: required("STRIPE_API_BASE")?,
+        stripe_key: required("STRIPE_SECRET_KEY")?,
+        moto: required("AWS_ENDPOINT_URL")?,
+    };
+    let d = &demo_run;
+
+    println!("1. The catalog (GET /api/v1/products)");
+    let products = d.json(d.http.get(format!("{}/api/v1/products", d.api)), "GET /products").await?;
+    let product = products["results"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["active"] == true && p["currency"] == "usd"))
+        .ok_or_else(|| demo("no active usd product: run `make seed`"))?;
+    println!("   {} at {} {}", product["name"], product["unit_amount"], product["currency"]);
+
+    let email = format!("demo-{}@example.com", ulid::Ulid::new().to_string().to_lowercase());
+    println!("2. A guest order of 2 (POST /api/v1/orders)");
+    let order = d
+        .json(
+            d.http.post(format!("{}/api/v1/orders", d.api)).json(&json!({
+                "email": email,
+                "items": [{"product_id": product["id"], "quantity": 2}],
+            })),
+            "POST /orders",
+        )
+        .await?;
+    let order_id = order["id"].as_str().ok_or_else(|| demo("the order has no id"))?.to_owned();
+    let token = order["order_token"].as_str().ok_or_else(|| demo("a guest order has an order_token"))?.to_owned();
+    println!("   order {order_id}: {} {} {}, for {email}", order["status"], order["amount"], order["currency"]);
+
+    println!("3. Its PaymentIntent (POST /api/v1/payments/intent, X-Order-Token)");
+    let intent = d
+        .json(
+            d.http
+                .post(format!("{}/api/v1/payments/intent", d.api))
+                .header("x-order-token", &token)
+                .json(&json!({"order_id": order_id})),
+            "POST /payments/intent",
+        )
+        .await?;
+    let intent_id = intent["payment_intent_id"].as_str().ok_or_else(|| demo("no payment_intent_id"))?.to_owned();
+    println!("   {intent_id} for {} {}", intent["amount"], intent["currency"]);
+
+    println!("4. The 4242 test card attached and confirmed at localstripe ({})", d.stripe);
+    let method = d
+        .stripe(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2034"),
+                ("card[cvc]", "123"),
+            ],
+            "create payment method",
+        )
+        .await?;
+    let method_id = method["id"].as_str().ok_or_else(|| demo("no payment method id"))?;
+    d.stripe(&format!("/v1/payment_intents/{intent_id}"), &[("payment_method", method_id)], "attach").await?;
+    let confirmed = d.stripe(&format!("/v1/payment_intents/{intent_id}/confirm"), &[], "confirm").await?;
+    println!("   {method_id} attached; the intent is {}", confirmed["status"]);
+
+    println!("5. localstripe's signed webhook (payment_intent.succeeded) → POST /api/v1/webhooks/stripe");
+    let paid = d.wait_for_order(&order_id, &token, Duration::from_secs(20), |o| o["status"] == "paid").await?;
+    println!("   order {order_id} is {}; receipt {}", paid["status"], paid["receipt"]["status"]);
+
+    println!("6. The receipt, queued to SQS and sent by the mailer through SES");
+    let sent =
+        d.wait_for_order(&order_id, &token, Duration::from_secs(30), |o| o["receipt"]["status"] == "sent").await?;
+    let mailbox = d.json(d.http.get(format!("{}/moto-api/data.json", d.moto)), "moto's data").await?;
+    let message = mailbox["ses"]["Message"]
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["destinations"]["ToAddresses"][0] == email.as_str()))
+        .ok_or_else(|| demo("moto has no email to the demo address"))?;
+    println!("   sent at {}", sent["receipt"]["sent_at"]);
+    println!("   SES (moto): to {} from {}", message["destinations"]["ToAddresses"][0], message["source"]);
+    println!("   subject: {}", message["subject"]);
+    println!("Done: one purchase, paid once, one receipt.");
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! What the operational commands share: their error type and the AWS
+//! clients, built from the same environment the functions read (locally
+//! `infra/local.env`, through `infra/stack.sh tool`).
+
+use shared::store::Table;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Shared(#[from] shared::Error),
+    #[error("{path}: {reason}")]
+    SeedFile { path: String, reason: String },
+    #[error("sqs {operation}: {detail}")]
+    Sqs { operation: &'static str, detail: String },
+    #[error("{0}")]
+    Demo(String),
+}
+
+pub fn sqs_error<E: std::error::Error + 'static>(operation: &'static str, error: E) -> OpsError {
+    OpsError::Sqs { operation, detail: aws_sdk_sqs::error::DisplayErrorContext(error).to_string() }
+}
+
+/// The table the functions use, with a call-counting client.
+pub async fn table() -> Result<Table, OpsError> {
+    let store = shared::config::StoreSettings::from_env()?;
+    let sdk = shared::aws::load_sdk_config().await;
+    Ok(Table::new(shared::aws::dynamodb_client(&sdk), store.table_name))
+}
+
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    shared::aws::sqs_client(&shared::aws::load_sdk_config().await)
+}
+
+/// Prints the error and gives the exit code for `main`.
+pub fn exit_with(result: Result<(), OpsError>, command: &str) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(OpsError::Usage(usage)) => {
+            eprintln!("{usage}");
+            std::process::ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("{command}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

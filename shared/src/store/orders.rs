@@ -1,0 +1,590 @@
+//! Orders and their lines: one item collection per order (the order item,
+//! then a line item per product), written in one transaction. Every status
+//! change is a conditional update that names the status it starts from and
+//! the amount and currency it was paid with, so a stale or forged change
+//! cannot land. See [`super::keys`] for the layout.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+use super::paging::{self, ListPage, PositionKey, RawPage};
+use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use crate::domain::order::{Order, OrderLine, OrderStatus, ReceiptStatus, may_read};
+use crate::pagination::Direction;
+use crate::{Error, Result, timefmt};
+
+/// The attributes that position an item in a customer's order list.
+const ORDER_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
+/// Query calls one page of orders may make (orders of 50 lines are 51 items).
+const MAX_LIST_CALLS: usize = 10;
+
+/// The order item alone, without its lines: what payments, the webhook and
+/// the mailer decide by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderHead {
+    pub id: String,
+    pub status: OrderStatus,
+    pub email: String,
+    pub user_id: Option<String>,
+    pub token_hash: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub payment_intent_id: Option<String>,
+    pub receipt_status: ReceiptStatus,
+    /// The receipt message has been handed to the queue at least once.
+    pub receipt_enqueued: bool,
+}
+
+impl OrderHead {
+    pub fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
+        may_read(self.user_id.as_deref(), self.token_hash.as_deref(), caller, presented_token)
+    }
+}
+
+/// A status change and what it records beside the status.
+#[derive(Debug, Clone, Copy)]
+pub enum StatusChange<'a> {
+    /// Paid: the receipt is now due.
+    Paid {
+        event_id: &'a str,
+        payment_intent_id: &'a str,
+    },
+    PaymentFailed {
+        event_id: &'a str,
+    },
+    Refunded {
+        event_id: &'a str,
+    },
+}
+
+impl StatusChange<'_> {
+    pub fn target(&self) -> OrderStatus {
+        match self {
+            Self::Paid { .. } => OrderStatus::Paid,
+            Self::PaymentFailed { .. } => OrderStatus::PaymentFailed,
+            Self::Refunded { .. } => OrderStatus::Refunded,
+        }
+    }
+}
+
+/// The outcome of a conditional status change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    Done,
+    /// The order was not in the expected status (or amount): decide again.
+    Stale,
+}
+
+/// The outcome of recording a PaymentIntent on an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntentRecord {
+    Recorded,
+    /// Not recorded: the order already has one, or no longer awaits payment.
+    Kept(OrderHead),
+}
+
+/// The outcome of claiming an order's receipt for sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptClaim {
+    Claimed,
+    AlreadySent,
+    /// Another delivery holds an unexpired claim.
+    HeldElsewhere,
+    NoSuchOrder,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderRepository {
+    table: Table,
+}
+
+impl OrderRepository {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    /// Writes the order and its lines in one transaction (at most 51 items
+    /// of the 100 a transaction takes).
+    pub async fn create(&self, order: &Order) -> Result<()> {
+        let mut head = item_with_key(keys::order(&order.id));
+        head.insert("order_id".into(), s(&order.id));
+        head.insert("status".into(), s(order.status.as_str()));
+        head.insert("email".into(), s(&order.email));
+        head.insert("amount".into(), n(order.amount));
+        head.insert("currency".into(), s(&order.currency));
+        head.insert("item_count".into(), n(order.lines.len()));
+        head.insert("receipt_status".into(), s(order.receipt_status.as_str()));
+        head.insert("created_at".into(), s(timefmt::rfc3339(order.created_at)));
+        head.insert("updated_at".into(), s(timefmt::rfc3339(order.updated_at)));
+        if let Some(hash) = &order.token_hash {
+            head.insert("token_hash".into(), s(hash));
+        }
+        if let Some(user_id) = &order.user_id {
+            head.insert("user_id".into(), s(user_id));
+            head.insert(keys::GSI1_PK.into(), s(keys::orders_of_user(user_id)));
+            head.insert(keys::GSI1_SK.into(), s(keys::order_in_user_list(&order.id)));
+        }
+        let mut writes = vec![put_new(&self.table.name, head)?];
+        for (position, line) in order.lines.iter().enumerate() {
+            let mut item = item_with_key(keys::order_line(&order.id, position));
+            item.insert("order_id".into(), s(&order.id));
+            item.insert("position".into(), n(position));
+            item.insert("product_id".into(), s(&line.product_id));
+            item.insert("name".into(), s(&line.name));
+            item.insert("unit_amount".into(), n(line.unit_amount));
+            item.insert("quantity".into(), n(line.quantity));
+            item.insert("line_amount".into(), n(line.line_amount));
+            if let Some(user_id) = &order.user_id {
+                item.insert(keys::GSI1_PK.into(), s(keys::orders_of_user(user_id)));
+                item.insert(keys::GSI1_SK.into(), s(keys::order_line_in_user_list(&order.id, position)));
+            }
+            writes.push(put_new(&self.table.name, item)?);
+        }
+        self.table
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| sdk_error("TransactWriteItems", e))?;
+        Ok(())
+    }
+
+    /// The order with its lines: one strongly consistent Query.
+    pub async fn get(&self, order_id: &str) -> Result<Option<Order>> {
+        let output = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::order_partition(order_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let items = output.items.unwrap_or_default();
+        Ok(orders_from(&items)?.into_iter().next())
+    }
+
+    /// The order item alone: one strongly consistent GetItem.
+    pub async fn get_head(&self, order_id: &str) -> Result<Option<OrderHead>> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        output.item.as_ref().map(head_from).transpose()
+    }
+
+    /// A page of a customer's orders, newest first, each with its lines.
+    /// The index holds the lines beside their order, so a page is usually
+    /// one Query; it ends on an order boundary, and its cursors point there.
+    pub async fn list_for_user(
+        &self,
+        user_id: &str,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Order>> {
+        if start.is_some_and(|p| p.keys().any(|k| !ORDER_POSITION.contains(&k.as_str()))) {
+            return Err(Error::Validation(crate::FieldErrors::single("cursor", "Invalid cursor.")));
+        }
+        // Newest first is the index's descending order.
+        let read_forward = direction == Direction::Backward;
+        let mut exclusive_start: Option<Item> = start.map(|p| p.iter().map(|(k, v)| (k.clone(), s(v))).collect());
+        let mut consumed: Vec<Item> = Vec::new();
+        let mut complete = CompleteOrders::default();
+        let mut more = None;
+        'calls: for _ in 0..MAX_LIST_CALLS {
+            let output = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .index_name(keys::GSI1)
+                .key_condition_expression("gsi1pk = :owner")
+                .expression_attribute_values(":owner", s(keys::orders_of_user(user_id)))
+                .scan_index_forward(read_forward)
+                .set_exclusive_start_key(exclusive_start.take())
+                .limit(((page_size + 1) * 8).min(1000) as i32)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            let items = output.items.unwrap_or_default();
+            let evaluated_more = output.last_evaluated_key.filter(|k| !k.is_empty());
+            let count = items.len();
+            for (index, item) in items.into_iter().enumerate() {
+                complete.take(&item)?;
+                consumed.push(item);
+                if complete.count == page_size {
+                    let anything_left = index + 1 < count || evaluated_more.is_some();
+                    more = anything_left.then(|| paging::position_of(&consumed[consumed.len() - 1], ORDER_POSITION));
+                    break 'calls;
+                }
+            }
+            match evaluated_more {
+                Some(key) => exclusive_start = Some(key),
+                None => break,
+            }
+        }
+        if complete.count < page_size && exclusive_start.is_some() {
+            // Out of calls mid-order: end the page on the last whole order.
+            consumed.truncate(complete.items_in_complete_orders);
+            more = consumed.last().map(|item| paging::position_of(item, ORDER_POSITION));
+        }
+        let raw = RawPage { items: consumed, more };
+        let arranged = paging::arrange(raw, direction, start, ORDER_POSITION, |item| Ok(item.clone()))?;
+        Ok(ListPage { results: orders_from(&arranged.results)?, next: arranged.next, previous: arranged.previous })
+    }
+
+    /// Records `payment_intent_id` as the order's one PaymentIntent, and the
+    /// way back from the intent to the order, in one transaction that holds
+    /// only while the order has none and awaits payment.
+    pub async fn record_payment_intent(&self, order_id: &str, payment_intent_id: &str) -> Result<IntentRecord> {
+        let now = timefmt::rfc3339(timefmt::now());
+        let update = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .update_expression("SET payment_intent_id = :pi, updated_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(payment_intent_id) AND #status IN (:pending, :failed)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pi", s(payment_intent_id))
+            .expression_attribute_values(":now", s(&now))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .expression_attribute_values(":failed", s(OrderStatus::PaymentFailed.as_str()))
+            .build()
+            .map_err(Error::internal)?;
+        let mut link = item_with_key(keys::payment_intent(payment_intent_id));
+        link.insert("order_id".into(), s(order_id));
+        link.insert("created_at".into(), s(&now));
+        let result = self
+            .table
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(put_new(&self.table.name, link)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(IntentRecord::Recorded),
+            Err(e) if is_condition_cancellation(&e) => {
+                let head = self.get_head(order_id).await?.ok_or(Error::NotFound)?;
+                Ok(IntentRecord::Kept(head))
+            }
+            Err(e) => Err(sdk_error("TransactWriteItems", e)),
+        }
+    }
+
+    /// The order a PaymentIntent was made for.
+    pub async fn order_of_payment_intent(&self, payment_intent_id: &str) -> Result<Option<String>> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::payment_intent(payment_intent_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        output.item.as_ref().map(|item| ItemReader(item).string("order_id")).transpose()
+    }
+
+    /// Moves the order from `from` by `change`, only if it is still in
+    /// `from` and its amount and currency are the ones given.
+    pub async fn transition(
+        &self,
+        order_id: &str,
+        from: OrderStatus,
+        change: StatusChange<'_>,
+        amount: i64,
+        currency: &str,
+    ) -> Result<Transition> {
+        if !from.can_become(change.target()) {
+            return Err(Error::internal(format!("{from:?} -> {:?} is not a transition", change.target())));
+        }
+        let now = timefmt::rfc3339(timefmt::now());
+        let mut update = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .condition_expression("#status = :from AND amount = :amount AND currency = :currency")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(change.target().as_str()))
+            .expression_attribute_values(":amount", n(amount))
+            .expression_attribute_values(":currency", s(currency))
+            .expression_attribute_values(":now", s(&now));
+        update = match change {
+            StatusChange::Paid { event_id, payment_intent_id } => update
+                .update_expression(
+                    "SET #status = :to, updated_at = :now, paid_at = :now, paid_event_id = :event, \
+                     paid_payment_intent_id = :pi, receipt_status = :queued",
+                )
+                .expression_attribute_values(":event", s(event_id))
+                .expression_attribute_values(":pi", s(payment_intent_id))
+                .expression_attribute_values(":queued", s(ReceiptStatus::Queued.as_str())),
+            StatusChange::PaymentFailed { event_id } => update
+                .update_expression(
+                    "SET #status = :to, updated_at = :now, payment_failed_at = :now, payment_failed_event_id = :event",
+                )
+                .expression_attribute_values(":event", s(event_id)),
+            StatusChange::Refunded { event_id } => update
+                .update_expression("SET #status = :to, updated_at = :now, refunded_at = :now, refund_event_id = :event")
+                .expression_attribute_values(":event", s(event_id)),
+        };
+        match update.send().await {
+            Ok(_) => Ok(Transition::Done),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(Transition::Stale)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// The write that notes the receipt was handed to the queue, to go in
+    /// the same transaction that closes the event which queued it.
+    pub fn receipt_enqueued_write(&self, order_id: &str) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .update_expression("SET receipt_enqueued_at = if_not_exists(receipt_enqueued_at, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Claims the sending of the order's receipt until `lease_until` (epoch
+    /// seconds). A claim whose lease ran out (its holder died between claim
+    /// and send) may be taken again, so a crash never loses the email.
+    pub async fn claim_receipt(
+        &self,
+        order_id: &str,
+        claim_id: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<ReceiptClaim> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .update_expression(
+                "SET receipt_claim_id = :claim, receipt_claim_expires_at = :until ADD receipt_attempts :one",
+            )
+            .condition_expression(
+                "attribute_exists(pk) AND receipt_status <> :sent AND \
+                 (attribute_not_exists(receipt_claim_expires_at) OR receipt_claim_expires_at < :now)",
+            )
+            .expression_attribute_values(":claim", s(claim_id))
+            .expression_attribute_values(":until", n(lease_until))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ReceiptClaim::Claimed),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(match self.get_head(order_id).await? {
+                    None => ReceiptClaim::NoSuchOrder,
+                    Some(head) if head.receipt_status == ReceiptStatus::Sent => ReceiptClaim::AlreadySent,
+                    Some(_) => ReceiptClaim::HeldElsewhere,
+                })
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// Marks the receipt sent and lets the claim go. `false`: the claim was
+    /// no longer ours (its lease ran out and another delivery took it).
+    pub async fn mark_receipt_sent(&self, order_id: &str, claim_id: &str, message_id: &str) -> Result<bool> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .update_expression(
+                "SET receipt_status = :sent, receipt_sent_at = :now, receipt_message_id = :message \
+                 REMOVE receipt_claim_id, receipt_claim_expires_at",
+            )
+            .condition_expression("receipt_claim_id = :claim")
+            .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
+            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
+            .expression_attribute_values(":message", s(message_id))
+            .expression_attribute_values(":claim", s(claim_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// After a failed send: the receipt is `failed` (until a retry sends
+    /// it) and the claim is let go at once, so the retry need not wait.
+    pub async fn release_receipt_claim(&self, order_id: &str, claim_id: &str) -> Result<()> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .update_expression("SET receipt_status = :failed REMOVE receipt_claim_id, receipt_claim_expires_at")
+            .condition_expression("receipt_claim_id = :claim AND receipt_status <> :sent")
+            .expression_attribute_values(":failed", s(ReceiptStatus::Failed.as_str()))
+            .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
+            .expression_attribute_values(":claim", s(claim_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else's now: nothing of ours to let go.
+            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+}
+
+/// Counts the orders of a page that are whole (their item and every line
+/// read), whichever way the index is read.
+#[derive(Default)]
+struct CompleteOrders {
+    count: usize,
+    items_in_complete_orders: usize,
+    current: Option<(String, Option<usize>, usize)>,
+    items_seen: usize,
+}
+
+impl CompleteOrders {
+    fn take(&mut self, item: &Item) -> Result<()> {
+        let read = ItemReader(item);
+        let order_id = read.string("order_id")?;
+        let is_head = matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == keys::ORDER_SK);
+        self.items_seen += 1;
+        let same = self.current.as_ref().is_some_and(|(id, _, _)| *id == order_id);
+        if !same {
+            self.current = Some((order_id, None, 0));
+        }
+        if let Some((_, expected_lines, lines)) = self.current.as_mut() {
+            if is_head {
+                *expected_lines = Some(read.int("item_count")? as usize);
+            } else {
+                *lines += 1;
+            }
+            if *expected_lines == Some(*lines) {
+                self.count += 1;
+                self.items_in_complete_orders = self.items_seen;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(Error::internal)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn is_condition_cancellation<R>(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => {
+            cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+        }
+        _ => false,
+    }
+}
+
+fn head_from(item: &Item) -> Result<OrderHead> {
+    let read = ItemReader(item);
+    let status = read.string("status")?;
+    let receipt = read.string("receipt_status")?;
+    Ok(OrderHead {
+        id: read.string("order_id")?,
+        status: OrderStatus::parse(&status).ok_or_else(|| Error::internal(format!("order status {status:?}")))?,
+        email: read.string("email")?,
+        user_id: read.optional_string("user_id"),
+        token_hash: read.optional_string("token_hash"),
+        amount: read.int("amount")?,
+        currency: read.string("currency")?,
+        payment_intent_id: read.optional_string("payment_intent_id"),
+        receipt_status: ReceiptStatus::parse(&receipt)
+            .ok_or_else(|| Error::internal(format!("receipt status {receipt:?}")))?,
+        receipt_enqueued: item.contains_key("receipt_enqueued_at"),
+    })
+}
+
+/// Orders from their items: an order item followed or preceded by its
+/// lines, orders one after another, as a Query of a collection or of the
+/// customer index returns them.
+fn orders_from(items: &[Item]) -> Result<Vec<Order>> {
+    let mut heads: Vec<(String, &Item)> = Vec::new();
+    let mut lines: HashMap<String, Vec<(i64, OrderLine)>> = HashMap::new();
+    for item in items {
+        let read = ItemReader(item);
+        let order_id = read.string("order_id")?;
+        if matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == keys::ORDER_SK) {
+            heads.push((order_id, item));
+        } else {
+            let line = OrderLine {
+                product_id: read.string("product_id")?,
+                name: read.string("name")?,
+                unit_amount: read.int("unit_amount")?,
+                quantity: read.int("quantity")?,
+                line_amount: read.int("line_amount")?,
+            };
+            lines.entry(order_id).or_default().push((read.int("position")?, line));
+        }
+    }
+    heads
+        .into_iter()
+        .map(|(order_id, item)| {
+            let head = head_from(item)?;
+            let read = ItemReader(item);
+            let mut order_lines = lines.remove(&order_id).unwrap_or_default();
+            order_lines.sort_by_key(|(position, _)| *position);
+            Ok(Order {
+                id: head.id,
+                status: head.status,
+                email: head.email,
+                user_id: head.user_id,
+                token_hash: head.token_hash,
+                lines: order_lines.into_iter().map(|(_, line)| line).collect(),
+                amount: head.amount,
+                currency: head.currency,
+                payment_intent_id: head.payment_intent_id,
+                receipt_status: head.receipt_status,
+                receipt_sent_at: read.optional_string("receipt_sent_at").and_then(|t| timefmt::parse_rfc3339(&t)),
+                created_at: read.time("created_at")?,
+                updated_at: read.time("updated_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,150 @@
+//! The catalog: products by id (for pricing an order), a paged list (by
+//! id, so by creation), and the seed command's idempotent upsert.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+
+use super::paging::{self, ListPage, PositionKey, QuerySpec};
+use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use crate::domain::catalog::Product;
+use crate::pagination::Direction;
+use crate::{Error, Result};
+
+/// What the seed did to one product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+const PRODUCT_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
+
+/// BatchGetItem takes at most this many keys per call.
+const BATCH_GET_MAX: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct ProductRepository {
+    table: Table,
+}
+
+impl ProductRepository {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    /// The products with these ids that exist, by id: one BatchGetItem per
+    /// hundred ids (an order has at most fifty), strongly consistent.
+    pub async fn get_many(&self, ids: &[String]) -> Result<HashMap<String, Product>> {
+        let mut found = HashMap::new();
+        let mut distinct: Vec<&String> = ids.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        for chunk in distinct.chunks(BATCH_GET_MAX) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|id| key_of(keys::product(id))).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(Error::internal)?;
+            // Unprocessed keys come back under load; ask again, a bounded
+            // number of times, for just those.
+            for _ in 0..5 {
+                let output = self
+                    .table
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table.name, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                for item in output.responses.and_then(|mut r| r.remove(&self.table.name)).unwrap_or_default() {
+                    let product = product_from(&item)?;
+                    found.insert(product.id.clone(), product);
+                }
+                match output.unprocessed_keys.and_then(|mut u| u.remove(&self.table.name)) {
+                    Some(rest) if !rest.keys().is_empty() => pending = rest,
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// A page of the catalog, oldest product first.
+    pub async fn list(
+        &self,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Product>> {
+        let spec = QuerySpec {
+            index: Some(keys::GSI1),
+            key_condition: format!("{} = :all", keys::GSI1_PK),
+            filter: None,
+            names: HashMap::new(),
+            values: HashMap::from([(":all".to_owned(), s(keys::ALL_PRODUCTS))]),
+            ascending: true,
+            key_attributes: PRODUCT_POSITION,
+            per_call: page_size + 1,
+        };
+        let raw = paging::read_page(&self.table, &spec, direction, start, page_size).await?;
+        paging::arrange(raw, direction, start, PRODUCT_POSITION, product_from)
+    }
+
+    /// Writes `product` unless the stored one is already the same, so that
+    /// seeding twice changes nothing.
+    pub async fn upsert(&self, product: &Product) -> Result<Upserted> {
+        let stored = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::product(&product.id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?
+            .item;
+        let outcome = match stored.as_ref().map(product_from).transpose()? {
+            Some(existing) if existing == *product => return Ok(Upserted::Unchanged),
+            Some(_) => Upserted::Updated,
+            None => Upserted::Created,
+        };
+        let now = crate::timefmt::rfc3339(crate::timefmt::now());
+        let mut item = item_with_key(keys::product(&product.id));
+        let (gsi1pk, gsi1sk) = keys::product_in_catalog(&product.id);
+        item.insert("id".into(), s(&product.id));
+        item.insert("name".into(), s(&product.name));
+        item.insert("description".into(), s(&product.description));
+        item.insert("unit_amount".into(), n(product.unit_amount));
+        item.insert("currency".into(), s(&product.currency));
+        item.insert("active".into(), AttributeValue::Bool(product.active));
+        item.insert("updated_at".into(), s(&now));
+        let created_at = stored.as_ref().and_then(|i| ItemReader(i).optional_string("created_at")).unwrap_or(now);
+        item.insert("created_at".into(), s(created_at));
+        item.insert(keys::GSI1_PK.into(), s(gsi1pk));
+        item.insert(keys::GSI1_SK.into(), s(gsi1sk));
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(outcome)
+    }
+}
+
+fn product_from(item: &Item) -> Result<Product> {
+    let read = ItemReader(item);
+    Ok(Product {
+        id: read.string("id")?,
+        name: read.string("name")?,
+        description: read.optional_string("description").unwrap_or_default(),
+        unit_amount: read.int("unit_amount")?,
+        currency: read.string("currency")?,
+        active: read.bool("active"),
+    })
+}
