@@ -17,6 +17,9 @@ pub fn functions() -> Vec<(&'static str, OpenApi)> {
         ("AuthFunction", auth::api().into_openapi()),
         ("PostsFunction", posts::api().into_openapi()),
         ("DocsFunction", docs::api().into_openapi()),
+        ("OrdersFunction", orders::api().into_openapi()),
+        ("CreatePaymentIntentFunction", create_payment_intent::api().into_openapi()),
+        ("StripeWebhookFunction", stripe_webhook::api().into_openapi()),
     ]
 }
 
@@ -45,6 +48,8 @@ pub fn document() -> Value {
         {"name": "auth", "description": "Users, JWT access tokens and rotating refresh tokens."},
         {"name": "posts", "description": "Posts: author-or-read-only, private posts exist only for their author."},
         {"name": "comments", "description": "Comments on posts the caller can see."},
+        {"name": "orders", "description": "The catalog and orders, priced on the server."},
+        {"name": "payments", "description": "Stripe PaymentIntents for orders, and Stripe's webhook."},
         {"name": "docs", "description": "This document, and a page to read it."},
     ]);
     add_error_responses(&mut doc);
@@ -135,6 +140,10 @@ fn add_error_responses(doc: &mut Value) {
     components["securitySchemes"] = json!({
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                    "description": "An access token from `POST /api/v1/auth/token` (HS256, 5 minutes)."},
+        "orderToken": {"type": "apiKey", "in": "header", "name": "X-Order-Token",
+                       "description": "A guest order's secret, from the 201 that created it; reads that order only."},
+        "stripeSignature": {"type": "apiKey", "in": "header", "name": "Stripe-Signature",
+                            "description": "Stripe's `t=…,v1=…` HMAC-SHA256 signature of the raw body with the endpoint secret."},
     });
     doc["components"] = components;
 
@@ -163,7 +172,10 @@ fn add_error_responses(doc: &mut Value) {
                 .map(|ps| ps.iter().filter_map(|p| p["in"].as_str().map(str::to_owned)).collect())
                 .unwrap_or_default();
             let security = operation.get("security").and_then(Value::as_array).cloned().unwrap_or_default();
-            let anonymous_allowed = security.is_empty() || security.iter().any(|s| s.as_object().is_some_and(Map::is_empty));
+            let uses = |scheme: &str| security.iter().any(|s| s.get(scheme).is_some());
+            let anonymous_allowed = security.iter().any(|s| s.as_object().is_some_and(Map::is_empty));
+            // Stripe's webhook: refused with a 400, never throttled.
+            let webhook = uses("stripeSignature");
             let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
             let mut add = |status: &str, name: &str| {
                 responses.entry(status.to_owned()).or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
@@ -171,7 +183,10 @@ fn add_error_responses(doc: &mut Value) {
             if has_body || params.iter().any(|p| p == "query") {
                 add("400", "BadRequest");
             }
-            add("401", if anonymous_allowed { "TokenNotValid" } else { "Unauthorized" });
+            // Only an operation that reads a bearer token can answer 401.
+            if uses("bearer") {
+                add("401", if anonymous_allowed { "TokenNotValid" } else { "Unauthorized" });
+            }
             if params.iter().any(|p| p == "path") {
                 add("404", "NotFound");
             }
@@ -179,7 +194,9 @@ fn add_error_responses(doc: &mut Value) {
                 add("413", "PayloadTooLarge");
                 add("415", "UnsupportedMediaType");
             }
-            add("429", "Throttled");
+            if !webhook {
+                add("429", "Throttled");
+            }
             add("500", "InternalError");
             add("503", "ServiceUnavailable");
         }
