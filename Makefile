@@ -40,7 +40,7 @@ run: venv build
 # then runs them without rebuilding.
 test: venv browser
 	$(CARGO) build --workspace --bins --tests
-	$(MAKE) --no-print-directory contracts
+	$(MAKE) --no-print-directory contracts lint
 	infra/stack.sh test
 
 # The committed OpenAPI documents are valid and the SAM template lints clean

@@ -178,7 +178,9 @@ fn add_error_responses(doc: &mut Value) {
             let webhook = uses("stripeSignature");
             let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { continue };
             let mut add = |status: &str, name: &str| {
-                responses.entry(status.to_owned()).or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| json!({"$ref": format!("#/components/responses/{name}")}));
             };
             if has_body || params.iter().any(|p| p == "query") {
                 add("400", "BadRequest");

@@ -10,7 +10,10 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"));
 fn the_committed_documents_are_what_the_code_generates() {
     for (name, generated) in openapi_doc::rendered() {
         let committed = std::fs::read_to_string(format!("{DIR}/{name}")).unwrap_or_default();
-        assert!(committed == generated, "openapi/{name} is out of date with the code: run `make openapi` and commit it");
+        assert!(
+            committed == generated,
+            "openapi/{name} is out of date with the code: run `make openapi` and commit it"
+        );
     }
 }
 

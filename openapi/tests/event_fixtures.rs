@@ -15,7 +15,8 @@ fn every_http_fixture_parses_and_names_a_documented_route() {
         for entry in entries.flatten() {
             let path = entry.path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let json: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             if json.get("routeKey").is_none() {
                 continue; // not an API Gateway event (e.g. an SQS batch)
             }

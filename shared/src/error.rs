@@ -123,11 +123,9 @@ impl Error {
             Self::UnsupportedMediaType(media_type) => {
                 ("unsupported_media_type", format!("Unsupported media type \"{media_type}\" in request."), None)
             }
-            Self::Throttled { retry_after_secs } => (
-                "throttled",
-                format!("Request was throttled. Expected available in {retry_after_secs} seconds."),
-                None,
-            ),
+            Self::Throttled { retry_after_secs } => {
+                ("throttled", format!("Request was throttled. Expected available in {retry_after_secs} seconds."), None)
+            }
             Self::ServiceUnavailable { .. } => {
                 ("service_unavailable", "Service temporarily unavailable, try again later.".to_owned(), None)
             }
@@ -217,7 +215,10 @@ mod tests {
     #[tokio::test]
     async fn throttled_and_unavailable_carry_retry_after() {
         let (status, retry, body) = body_json(Error::Throttled { retry_after_secs: 17 }).await;
-        assert_eq!((status, retry.as_deref(), &body["code"]), (StatusCode::TOO_MANY_REQUESTS, Some("17"), &"throttled".into()));
+        assert_eq!(
+            (status, retry.as_deref(), &body["code"]),
+            (StatusCode::TOO_MANY_REQUESTS, Some("17"), &"throttled".into())
+        );
         let (status, retry, body) =
             body_json(Error::ServiceUnavailable { detail: "stripe down".into(), retry_after_secs: 5 }).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

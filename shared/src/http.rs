@@ -37,7 +37,11 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "response serialisation failed");
-            let mut response = (StatusCode::INTERNAL_SERVER_ERROR, r#"{"code":"internal_error","message":"A server error occurred.","errors":null}"#).into_response();
+            let mut response = (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"code":"internal_error","message":"A server error occurred.","errors":null}"#,
+            )
+                .into_response();
             response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
             response
         }
@@ -76,11 +80,16 @@ where
 /// Reads the whole body, refusing more than `limit` bytes with a 413.
 pub async fn read_body(req: Request, limit: usize) -> Result<bytes::Bytes, Error> {
     if let Some(length) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        && length > limit {
-            return Err(Error::PayloadTooLarge);
-        }
+        && length > limit
+    {
+        return Err(Error::PayloadTooLarge);
+    }
     axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-        if is_length_limit(&e) { Error::PayloadTooLarge } else { Error::BadRequest("Could not read the request body.".into()) }
+        if is_length_limit(&e) {
+            Error::PayloadTooLarge
+        } else {
+            Error::BadRequest("Could not read the request body.".into())
+        }
     })
 }
 
@@ -104,8 +113,8 @@ fn is_json(value: &HeaderValue) -> bool {
 /// Not JSON at all is a 400 `bad_request`; JSON of the wrong shape is a
 /// 400 `validation_error` naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::BadRequest(format!("JSON parse error - {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::BadRequest(format!("JSON parse error - {e}")))?;
     if !value.is_object() {
         return Err(Error::Validation(FieldErrors::single(
             FieldErrors::NON_FIELD,
@@ -186,11 +195,8 @@ impl RequestId {
     }
 
     fn resolve(req: &Request) -> Self {
-        let from_caller = req
-            .headers()
-            .get(&X_REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| Self::is_well_formed(v));
+        let from_caller =
+            req.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|v| Self::is_well_formed(v));
         if let Some(id) = from_caller {
             return Self(id.to_owned());
         }

@@ -13,9 +13,10 @@ static GENERATOR: Mutex<Option<Generator>> = Mutex::new(None);
 /// A new id for something created at `at`.
 pub fn new_id_at(at: OffsetDateTime) -> String {
     let instant = SystemTime::from(at);
-    let generated = GENERATOR.lock().ok().and_then(|mut generator| {
-        generator.get_or_insert_with(Generator::new).generate_from_datetime(instant).ok()
-    });
+    let generated = GENERATOR
+        .lock()
+        .ok()
+        .and_then(|mut generator| generator.get_or_insert_with(Generator::new).generate_from_datetime(instant).ok());
     // Only a poisoned lock or 2^80 ids in one millisecond end up here.
     generated.unwrap_or_else(|| Ulid::from_datetime(instant)).to_string()
 }

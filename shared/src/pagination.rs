@@ -218,7 +218,9 @@ mod tests {
         let forged = format!("{}.{signature}", URL_SAFE_NO_PAD.encode(&tampered_payload));
         let other_key = CursorCodec::derive_from(b"another").encode(&scope, Direction::Forward, key());
         let other_scope = codec.encode(&scope_of(&[("ordering", "title")]), Direction::Forward, key());
-        for bad in [forged, text[..text.len() - 3].to_owned(), "abc".into(), "".into(), "a.b".into(), other_key, other_scope] {
+        for bad in
+            [forged, text[..text.len() - 3].to_owned(), "abc".into(), "".into(), "a.b".into(), other_key, other_scope]
+        {
             match codec.decode(&bad, &scope) {
                 Err(Error::Validation(errors)) => assert_eq!(errors.get("cursor").unwrap(), ["Invalid cursor."]),
                 other => panic!("{bad:?} gave {other:?}"),

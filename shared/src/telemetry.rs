@@ -74,10 +74,11 @@ impl Visit for JsonVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let text = format!("{value:?}");
         if JSON_VALUED_FIELDS.contains(&field.name())
-            && let Ok(json) = serde_json::from_str::<Value>(&text) {
-                self.insert(field, json);
-                return;
-            }
+            && let Ok(json) = serde_json::from_str::<Value>(&text)
+        {
+            self.insert(field, json);
+            return;
+        }
         self.insert(field, Value::from(text));
     }
 }

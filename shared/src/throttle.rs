@@ -44,7 +44,8 @@ pub fn parse_rates(text: &str) -> std::result::Result<BTreeMap<String, Rate>, St
     }
     text.split(',')
         .map(|entry| {
-            let (scope, rate) = entry.trim().split_once('=').ok_or_else(|| format!("{entry:?} is not scope=N/period"))?;
+            let (scope, rate) =
+                entry.trim().split_once('=').ok_or_else(|| format!("{entry:?} is not scope=N/period"))?;
             let (count, period) = rate.split_once('/').ok_or_else(|| format!("{rate:?} is not N/period"))?;
             let limit = count.trim().parse::<u64>().map_err(|_| format!("{count:?} is not a count"))?;
             let window_secs = match period.trim().chars().next() {
@@ -144,10 +145,7 @@ fn address_from(context: Option<&RequestContext>) -> String {
         Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
         _ => None,
     };
-    reported
-        .and_then(|ip| ip.parse::<IpAddr>().ok())
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+    reported.and_then(|ip| ip.parse::<IpAddr>().ok()).map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The caller's address, as a handler argument.

@@ -175,9 +175,15 @@ mod tests {
         let tokens = service();
         let token = tokens.issue_access("user-1", "alice", now()).unwrap();
         let claims = tokens.verify(&token, TokenType::Access).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.token_type, claims.exp - claims.iat), ("user-1", TokenType::Access, 300));
+        assert_eq!(
+            (claims.sub.as_str(), claims.token_type, claims.exp - claims.iat),
+            ("user-1", TokenType::Access, 300)
+        );
         assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("iss-test", "aud-test"));
-        assert_eq!(tokens.authenticate(&token).unwrap(), Principal { user_id: "user-1".into(), username: "alice".into() });
+        assert_eq!(
+            tokens.authenticate(&token).unwrap(),
+            Principal { user_id: "user-1".into(), username: "alice".into() }
+        );
     }
 
     #[test]
@@ -216,11 +222,15 @@ mod tests {
 
         let mut s = settings("0123456789abcdef0123456789abcdef");
         s.issuer = "someone-else".into();
-        assert!(ours.verify(&TokenService::new(s).issue_access("u", "alice", now()).unwrap(), TokenType::Access).is_err());
+        assert!(
+            ours.verify(&TokenService::new(s).issue_access("u", "alice", now()).unwrap(), TokenType::Access).is_err()
+        );
 
         let mut s = settings("0123456789abcdef0123456789abcdef");
         s.audience = "another-app".into();
-        assert!(ours.verify(&TokenService::new(s).issue_access("u", "alice", now()).unwrap(), TokenType::Access).is_err());
+        assert!(
+            ours.verify(&TokenService::new(s).issue_access("u", "alice", now()).unwrap(), TokenType::Access).is_err()
+        );
     }
 
     #[test]
@@ -239,7 +249,8 @@ mod tests {
         let tokens = service();
         let genuine = tokens.issue_access("u", "alice", now()).unwrap();
         let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
-        let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         claims["sub"] = "admin".into();
         parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         assert!(tokens.verify(&parts.join("."), TokenType::Access).is_err());

@@ -83,10 +83,7 @@ impl Api {
         let base = setting("API_BASE_URL").unwrap_or_else(|| {
             format!("http://127.0.0.1:{}", setting("GATEWAY_PORT").unwrap_or_else(|| "3000".into()))
         });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
         Self { base, http }
     }
 
@@ -123,8 +120,7 @@ impl Api {
 
     /// Signs in and returns the token pair body.
     pub async fn sign_in(&self, username: &str, password: &str) -> Value {
-        let response =
-            self.post_json("/api/v1/auth/token", &json!({"username": username, "password": password})).await;
+        let response = self.post_json("/api/v1/auth/token", &json!({"username": username, "password": password})).await;
         let (status, body) = status_and_json(response).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
@@ -209,5 +205,5 @@ pub async fn aws_calls(request_id: &str, service: &str) -> u64 {
 pub fn fresh_request_id() -> String {
     format!("test-{}", ulid::Ulid::new())
 }
-pub mod posts;
 pub mod commerce;
+pub mod posts;

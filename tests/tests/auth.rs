@@ -31,7 +31,13 @@ async fn register_creates_a_user_and_stores_only_a_slow_hash() {
     assert_eq!(keys, ["date_joined", "email", "id", "username"]);
     assert_eq!(body["username"], username);
     assert_eq!(body["email"], format!("{username}@example.com"));
-    assert!(time::OffsetDateTime::parse(body["date_joined"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).is_ok());
+    assert!(
+        time::OffsetDateTime::parse(
+            body["date_joined"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok()
+    );
 
     let (db, table) = dynamodb().await;
     let item = db
@@ -81,8 +87,11 @@ async fn a_username_taken_in_any_letter_case_is_a_conflict() {
     let (username, _, _) = api.register_user().await;
     let shouted = username.to_uppercase();
     let (status, body) = status_and_json(
-        api.post_json("/api/v1/auth/register", &json!({"username": shouted, "email": "x@y.zz", "password": "another-pass"}))
-            .await,
+        api.post_json(
+            "/api/v1/auth/register",
+            &json!({"username": shouted, "email": "x@y.zz", "password": "another-pass"}),
+        )
+        .await,
     )
     .await;
     assert_error(status, &body, 409, "conflict");
@@ -112,9 +121,12 @@ async fn concurrent_registrations_of_one_username_have_one_winner() {
         let api = api.clone();
         let name = if i % 2 == 0 { username.clone() } else { username.to_uppercase() };
         async move {
-            api.post_json("/api/v1/auth/register", &json!({"username": name, "email": "r@a.ce", "password": "race-condition"}))
-                .await
-                .status()
+            api.post_json(
+                "/api/v1/auth/register",
+                &json!({"username": name, "email": "r@a.ce", "password": "race-condition"}),
+            )
+            .await
+            .status()
         }
     });
     let statuses = futures_join_all(attempts).await;
@@ -138,17 +150,20 @@ where
 async fn wrong_password_and_unknown_user_get_the_same_401() {
     let api = Api::new();
     let (username, _, _) = api.register_user().await;
-    let (s1, wrong) =
-        status_and_json(api.post_json("/api/v1/auth/token", &json!({"username": username, "password": "nope-nope-nope"})).await)
-            .await;
+    let (s1, wrong) = status_and_json(
+        api.post_json("/api/v1/auth/token", &json!({"username": username, "password": "nope-nope-nope"})).await,
+    )
+    .await;
     let (s2, unknown) = status_and_json(
-        api.post_json("/api/v1/auth/token", &json!({"username": unique_username(), "password": "nope-nope-nope"})).await,
+        api.post_json("/api/v1/auth/token", &json!({"username": unique_username(), "password": "nope-nope-nope"}))
+            .await,
     )
     .await;
     assert_error(s1, &wrong, 401, "not_authenticated");
     assert_eq!((s1, &wrong), (s2, &unknown));
 
-    let (status, body) = status_and_json(api.post_json("/api/v1/auth/token", &json!({"username": username})).await).await;
+    let (status, body) =
+        status_and_json(api.post_json("/api/v1/auth/token", &json!({"username": username})).await).await;
     assert_error(status, &body, 400, "validation_error");
     assert!(body["errors"]["password"].is_array());
 }
@@ -168,7 +183,8 @@ async fn token_and_me_identify_the_caller() {
     let (status, body) = status_and_json(api.request(Method::GET, "/api/v1/auth/me").send().await.unwrap()).await;
     assert_error(status, &body, 401, "not_authenticated");
     // A refresh token is not an access token.
-    let (status, body) = status_and_json(api.get_authed("/api/v1/auth/me", pair["refresh"].as_str().unwrap()).await).await;
+    let (status, body) =
+        status_and_json(api.get_authed("/api/v1/auth/me", pair["refresh"].as_str().unwrap()).await).await;
     assert_error(status, &body, 401, "token_not_valid");
 }
 
@@ -252,7 +268,8 @@ async fn logout_revokes_that_refresh_token() {
     let (status, _) = refresh(&api, other_login["refresh"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "logging out one login leaves the others");
 
-    let (status, body) = status_and_json(api.post_json("/api/v1/auth/logout", &json!({"refresh": "garbage"})).await).await;
+    let (status, body) =
+        status_and_json(api.post_json("/api/v1/auth/logout", &json!({"refresh": "garbage"})).await).await;
     assert_error(status, &body, 401, "token_not_valid");
     let (status, body) = status_and_json(api.post_json("/api/v1/auth/logout", &json!({})).await).await;
     assert_error(status, &body, 400, "validation_error");

@@ -39,7 +39,8 @@ async fn other_origins_get_no_cors_headers() {
         .await
         .unwrap();
     assert!(!response.headers().contains_key("access-control-allow-origin"));
-    let response = api.request(Method::GET, "/api/v1/posts").header("origin", "https://evil.example").send().await.unwrap();
+    let response =
+        api.request(Method::GET, "/api/v1/posts").header("origin", "https://evil.example").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!response.headers().contains_key("access-control-allow-origin"));
     assert!(!response.headers().contains_key("access-control-allow-credentials"));

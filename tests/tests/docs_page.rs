@@ -48,8 +48,7 @@ async fn the_docs_page_renders_every_operation_in_headless_chromium() {
     .unwrap();
     let dom = String::from_utf8_lossy(&output.stdout);
     assert!(dom.contains("swagger-ui"), "the page did not render: {}", String::from_utf8_lossy(&output.stderr));
-    let doc: serde_json::Value =
-        serde_json::from_str(docs::OPENAPI_JSON).expect("the committed document is JSON");
+    let doc: serde_json::Value = serde_json::from_str(docs::OPENAPI_JSON).expect("the committed document is JSON");
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             let rendered = format!("data-path=\"{path}\"");

@@ -86,11 +86,17 @@ async fn every_response_carries_a_request_id_and_nosniff() {
     let generated = response.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(!generated.is_empty());
 
-    let response = api.request(Method::GET, "/api/v1/auth/me").header("x-request-id", "client-trace:42.a_b-c").send().await.unwrap();
+    let response = api
+        .request(Method::GET, "/api/v1/auth/me")
+        .header("x-request-id", "client-trace:42.a_b-c")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "client-trace:42.a_b-c");
 
     // A malformed caller id is replaced, never echoed.
-    let response = api.request(Method::GET, "/api/v1/auth/me").header("x-request-id", "bad id with spaces").send().await.unwrap();
+    let response =
+        api.request(Method::GET, "/api/v1/auth/me").header("x-request-id", "bad id with spaces").send().await.unwrap();
     let id = response.headers()["x-request-id"].to_str().unwrap();
     assert_ne!(id, "bad id with spaces");
     assert!(!id.is_empty());

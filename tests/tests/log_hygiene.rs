@@ -26,7 +26,8 @@ async fn no_password_token_email_or_secret_note_reaches_the_logs() {
     let note = format!("note-{}", ulid::Ulid::new());
 
     let (status, _) = status_and_json(
-        api.post_json("/api/v1/auth/register", &json!({"username": username, "email": email, "password": password})).await,
+        api.post_json("/api/v1/auth/register", &json!({"username": username, "email": email, "password": password}))
+            .await,
     )
     .await;
     assert_eq!(status, 201);
@@ -34,7 +35,8 @@ async fn no_password_token_email_or_secret_note_reaches_the_logs() {
     api.post_json("/api/v1/auth/token", &json!({"username": username, "password": format!("{password}-wrong")})).await;
     let pair = api.sign_in(&username, &password).await;
     let (access, refresh) = (pair["access"].as_str().unwrap(), pair["refresh"].as_str().unwrap());
-    let (_, rotated) = status_and_json(api.post_json("/api/v1/auth/token/refresh", &json!({"refresh": refresh})).await).await;
+    let (_, rotated) =
+        status_and_json(api.post_json("/api/v1/auth/token/refresh", &json!({"refresh": refresh})).await).await;
     let rotated_refresh = rotated["refresh"].as_str().unwrap();
     api.post_json("/api/v1/auth/token/refresh", &json!({"refresh": refresh})).await; // reuse: logged, not echoed
     let created = api

@@ -57,7 +57,8 @@ async fn a_comment_is_created_in_one_call_then_read_changed_and_deleted_by_its_a
         let answer = send(&api, method, &path, alice.token(), body.as_ref(), None).await;
         assert_error(answer.status, &answer.body, 403, "permission_denied");
     }
-    let patched = send(&api, Method::PATCH, &path, bob.token(), Some(&json!({"body": "Nice post, really."})), None).await;
+    let patched =
+        send(&api, Method::PATCH, &path, bob.token(), Some(&json!({"body": "Nice post, really."})), None).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(keys(&patched.body), COMMENT_KEYS);
     assert_eq!(patched.body["body"], "Nice post, really.");
@@ -110,10 +111,16 @@ async fn comment_bodies_are_validated_per_field() {
     let longest = create_comment(&api, &alice, &post_id, &"ç".repeat(5_000)).await;
     assert_eq!(longest["body"].as_str().unwrap().chars().count(), 5_000);
     create_comment(&api, &alice, &post_id, "x").await;
-    assert_eq!(get(&api, &format!("/api/v1/posts/{post_id}"), None).await.body["comment_count"], 2, "only valid ones count");
+    assert_eq!(
+        get(&api, &format!("/api/v1/posts/{post_id}"), None).await.body["comment_count"],
+        2,
+        "only valid ones count"
+    );
 
     // A comment on a post that does not exist.
-    let missing = post(&api, &format!("/api/v1/posts/{}/comments", ulid::Ulid::new()), alice.token(), &json!({"body": "hi"})).await;
+    let missing =
+        post(&api, &format!("/api/v1/posts/{}/comments", ulid::Ulid::new()), alice.token(), &json!({"body": "hi"}))
+            .await;
     assert_error(missing.status, &missing.body, 404, "not_found");
 }
 
@@ -130,9 +137,13 @@ async fn twenty_concurrent_comments_are_all_counted() {
             let who = if i % 2 == 0 { alice.clone() } else { bob.clone() };
             let post_id = post_id.clone();
             async move {
-                let answer =
-                    post(&api, &format!("/api/v1/posts/{post_id}/comments"), who.token(), &json!({"body": format!("#{i}")}))
-                        .await;
+                let answer = post(
+                    &api,
+                    &format!("/api/v1/posts/{post_id}/comments"),
+                    who.token(),
+                    &json!({"body": format!("#{i}")}),
+                )
+                .await;
                 (answer.status, answer.body)
             }
         })
@@ -156,7 +167,8 @@ async fn twenty_concurrent_comments_are_all_counted() {
     // Deleting uncounts.
     for (_, body) in results.iter().take(6) {
         let who = if body["author"]["id"] == alice.id.as_str() { &alice } else { &bob };
-        let answer = send(&api, Method::DELETE, &format!("/api/v1/comments/{}", id_of(body)), who.token(), None, None).await;
+        let answer =
+            send(&api, Method::DELETE, &format!("/api/v1/comments/{}", id_of(body)), who.token(), None, None).await;
         assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
     }
     assert_eq!(get(&api, &format!("/api/v1/posts/{post_id}"), None).await.body["comment_count"], 14);
@@ -195,7 +207,9 @@ async fn a_detail_embeds_the_first_100_comments_and_the_list_pages_through_all_o
     assert_eq!(keys(&first.body), ["next", "previous", "results"]);
     assert_eq!(result_ids(&first.body), all[..20]);
     assert_eq!(first.body["previous"], Value::Null);
-    assert!(first.body["next"].as_str().unwrap().starts_with(&format!("{}/api/v1/posts/{post_id}/comments?", api.base)));
+    assert!(
+        first.body["next"].as_str().unwrap().starts_with(&format!("{}/api/v1/posts/{post_id}/comments?", api.base))
+    );
     assert_eq!(keys(&first.body["results"][0]), COMMENT_KEYS);
 
     let pages = walk(&api, &format!("/api/v1/posts/{post_id}/comments?page_size=40"), None, 10).await;
@@ -238,7 +252,8 @@ async fn comment_list_parameters_and_cursors_are_checked() {
     let elsewhere = get(&api, &format!("/api/v1/posts/{second_post}/comments?page_size=1&cursor={cursor}"), None).await;
     assert_error(elsewhere.status, &elsewhere.body, 400, "validation_error");
     assert_eq!(elsewhere.body["errors"]["cursor"], json!(["Invalid cursor."]), "{}", elsewhere.body);
-    let on_posts = get(&api, &format!("/api/v1/posts?author={}&page_size=1&cursor={cursor}", alice.username), None).await;
+    let on_posts =
+        get(&api, &format!("/api/v1/posts?author={}&page_size=1&cursor={cursor}", alice.username), None).await;
     assert_error(on_posts.status, &on_posts.body, 400, "validation_error");
     assert!(on_posts.body["errors"]["cursor"].is_array(), "{}", on_posts.body);
     for bad in ["made-up", "abc.def", &cursor[..cursor.len() - 4]] {
@@ -262,7 +277,15 @@ async fn a_private_posts_comments_are_as_invisible_as_the_post() {
     let bobs = id_of(&create_comment(&api, &bob, &post_id, "bob was here").await);
     let alices = id_of(&create_comment(&api, &alice, &post_id, "alice replies").await);
 
-    let closed = send(&api, Method::PATCH, &format!("/api/v1/posts/{post_id}"), alice.token(), Some(&json!({"is_public": false})), None).await;
+    let closed = send(
+        &api,
+        Method::PATCH,
+        &format!("/api/v1/posts/{post_id}"),
+        alice.token(),
+        Some(&json!({"is_public": false})),
+        None,
+    )
+    .await;
     assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
 
     // Bob cannot see, change or delete even his own comment now; nor can anyone but alice see hers.
@@ -281,7 +304,8 @@ async fn a_private_posts_comments_are_as_invisible_as_the_post() {
     for token in [None, bob.token()] {
         let answer = get(&api, &format!("/api/v1/posts/{post_id}/comments"), token).await;
         assert_error(answer.status, &answer.body, 404, "not_found");
-        let answer = post(&api, &format!("/api/v1/posts/{post_id}/comments"), bob.token(), &json!({"body": "more"})).await;
+        let answer =
+            post(&api, &format!("/api/v1/posts/{post_id}/comments"), bob.token(), &json!({"body": "more"})).await;
         assert_error(answer.status, &answer.body, 404, "not_found");
     }
     let list = get(&api, &format!("/api/v1/posts/{post_id}/comments"), alice.token()).await;

@@ -136,9 +136,15 @@ async fn unknown_and_malformed_ids_are_404() {
         }
     }
     for method in [Method::PUT, Method::PATCH, Method::DELETE] {
-        let answer =
-            send(&api, method.clone(), &format!("/api/v1/posts/{missing}"), alice.token(), Some(&json!({"title": "Valid"})), None)
-                .await;
+        let answer = send(
+            &api,
+            method.clone(),
+            &format!("/api/v1/posts/{missing}"),
+            alice.token(),
+            Some(&json!({"title": "Valid"})),
+            None,
+        )
+        .await;
         assert_error(answer.status, &answer.body, 404, "not_found");
     }
 }
@@ -177,8 +183,11 @@ async fn validation_errors_name_every_bad_field_in_drf_words() {
     )
     .await;
     check(json!({"title": null, "body": ""}), json!({"title": ["This field may not be null."]})).await;
-    check(json!({"title": "Typed", "body": "", "is_public": "yes"}), json!({"is_public": ["Must be a valid boolean."]}))
-        .await;
+    check(
+        json!({"title": "Typed", "body": "", "is_public": "yes"}),
+        json!({"is_public": ["Must be a valid boolean."]}),
+    )
+    .await;
     let typed = check(json!({"title": 42, "body": ""}), json!({})).await;
     assert!(typed["errors"]["title"].is_array(), "{typed}");
     let shape = check(json!(["not", "an", "object"]), json!({})).await;
@@ -270,13 +279,20 @@ async fn anonymous_writes_are_401_whether_the_target_exists_or_not_and_before_va
     }
 
     // Auth comes before the media type too.
-    let plain = api.request(Method::POST, "/api/v1/posts").header("content-type", "text/plain").body("title=x").send().await.unwrap();
+    let plain = api
+        .request(Method::POST, "/api/v1/posts")
+        .header("content-type", "text/plain")
+        .body("title=x")
+        .send()
+        .await
+        .unwrap();
     let (status, body) = e2e_tests::status_and_json(plain).await;
     assert_error(status, &body, 401, "not_authenticated");
 
     // A token that is present but not valid is never taken as anonymous.
     for method in [Method::GET, Method::PATCH] {
-        let answer = send(&api, method, &format!("/api/v1/posts/{id}"), Some("not.a.jwt"), Some(&json!({})), None).await;
+        let answer =
+            send(&api, method, &format!("/api/v1/posts/{id}"), Some("not.a.jwt"), Some(&json!({})), None).await;
         assert_error(answer.status, &answer.body, 401, "token_not_valid");
     }
 
@@ -317,7 +333,8 @@ async fn put_replaces_and_patch_changes_only_what_is_sent() {
     let api = Api::new();
     let alice = new_user(&api).await;
     let (note1, note2) = (format!("note-{}", unique_word()), format!("note-{}", unique_word()));
-    let created = create_post(&api, &alice, json!({"title": "Original", "body": "Original body", "secret_note": note1})).await;
+    let created =
+        create_post(&api, &alice, json!({"title": "Original", "body": "Original body", "secret_note": note1})).await;
     let id = id_of(&created);
     let path = format!("/api/v1/posts/{id}");
     create_comment(&api, &alice, &id, "still here").await;
@@ -354,7 +371,8 @@ async fn put_replaces_and_patch_changes_only_what_is_sent() {
     }
 
     // PUT needs every required field.
-    let partial_put = send(&api, Method::PUT, &path, alice.token(), Some(&json!({"title": "Only a title"})), None).await;
+    let partial_put =
+        send(&api, Method::PUT, &path, alice.token(), Some(&json!({"title": "Only a title"})), None).await;
     assert_error(partial_put.status, &partial_put.body, 400, "validation_error");
     assert_eq!(partial_put.body["errors"]["body"], json!(["This field is required."]));
 
@@ -390,7 +408,9 @@ async fn a_private_post_exists_only_for_its_author() {
     let alice = new_user(&api).await;
     let bob = new_user(&api).await;
     let word = unique_word();
-    let private = create_post(&api, &alice, json!({"title": format!("Diary {word}"), "body": "secret", "is_public": false})).await;
+    let private =
+        create_post(&api, &alice, json!({"title": format!("Diary {word}"), "body": "secret", "is_public": false}))
+            .await;
     assert_eq!(private["is_public"], false);
     let id = id_of(&private);
     let path = format!("/api/v1/posts/{id}");
@@ -423,7 +443,7 @@ async fn a_private_post_exists_only_for_its_author() {
     // ...and it is in no one else's list.
     let author_list = format!("/api/v1/posts?author={}", alice.username);
     let mine = get(&api, &author_list, alice.token()).await;
-    assert_eq!(e2e_tests::posts::result_ids(&mine.body), [id.clone()]);
+    assert_eq!(e2e_tests::posts::result_ids(&mine.body), std::slice::from_ref(&id));
     for token in [None, bob.token()] {
         let theirs = get(&api, &author_list, token).await;
         assert_eq!(theirs.status, StatusCode::OK);
@@ -432,7 +452,7 @@ async fn a_private_post_exists_only_for_its_author() {
         assert!(searched.is_empty(), "{searched:?}");
     }
     let found = e2e_tests::posts::walk_ids(&api, &format!("/api/v1/posts?search={word}"), alice.token(), 20).await;
-    assert_eq!(found, [id.clone()]);
+    assert_eq!(found, std::slice::from_ref(&id));
 
     // Unchanged, with no stray comment from bob.
     let after = get(&api, &path, alice.token()).await;
@@ -495,8 +515,10 @@ async fn delete_removes_the_post_and_every_comment_of_it() {
 
     // In DynamoDB: nothing left under POST#<id>, no COMMENT# item in particular.
     let left = stored_post_items(&id).await;
-    let comments_left: Vec<_> =
-        left.iter().filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with("COMMENT#"))).collect();
+    let comments_left: Vec<_> = left
+        .iter()
+        .filter(|i| matches!(i.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with("COMMENT#")))
+        .collect();
     assert!(comments_left.is_empty(), "comments left behind: {comments_left:?}");
     assert!(left.is_empty(), "items left behind: {left:?}");
 }
@@ -511,7 +533,8 @@ async fn a_wrong_method_is_405_with_allow() {
         (Method::DELETE, "/api/v1/posts".to_owned(), vec!["GET", "POST"]),
         (Method::PUT, format!("/api/v1/posts/{id}/comments"), vec!["GET", "POST"]),
     ] {
-        let response = api.request(method.clone(), &path).bearer_auth(&alice.access).json(&json!({})).send().await.unwrap();
+        let response =
+            api.request(method.clone(), &path).bearer_auth(&alice.access).json(&json!({})).send().await.unwrap();
         let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let (status, body) = e2e_tests::status_and_json(response).await;
         assert_error(status, &body, 405, "method_not_allowed");

@@ -3,21 +3,21 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
-use shared::error::ErrorBody;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use serde::Serialize;
 use shared::domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
+use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
 use shared::password::{hash_password, verify_against_nothing, verify_password};
 use shared::store::{LoginRepository, RefreshCheck, Table, UserRepository};
 use shared::throttle::{self, ClientAddress, Throttle};
 use shared::tokens::{TokenService, TokenType};
 use shared::{Error, Result, timefmt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Everything a request needs, built once per instance in `main`.
 #[derive(Clone)]
@@ -193,10 +193,6 @@ fn refused(outcome: RefreshCheck, user_id: &str, login_id: &str) -> Error {
     security(("bearer" = [])),
     responses((status = 200, description = "The caller.", body = User)))]
 async fn me(State(state): State<AuthState>, Authenticated(principal): Authenticated) -> Result<Response> {
-    let user = state
-        .users
-        .get(&principal.user_id)
-        .await?
-        .ok_or(Error::NotAuthenticated("User not found."))?;
+    let user = state.users.get(&principal.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?;
     Ok(json_response(StatusCode::OK, &user))
 }

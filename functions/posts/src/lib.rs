@@ -12,17 +12,17 @@ use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::error::ErrorBody;
-use shared::domain::post::{NewPost, PostView};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use shared::domain::post::{Author, Post, PostInput, WriteMode};
+use shared::domain::post::{NewPost, PostView};
+use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
 use shared::pagination::{CursorCodec, absolute_url};
 use shared::store::{PostRepository, Table};
 use shared::throttle::{self, Throttle};
 use shared::tokens::TokenService;
 use shared::{Error, Result, timefmt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Clone)]
 pub struct PostsState {

@@ -4,10 +4,10 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use shared::domain::post::PostView;
 use shared::domain::post::{PostFilter, PostOrder};
 use shared::domain::user::username_key;
 use shared::http::{MaybeAuthenticated, json_response};
-use shared::domain::post::PostView;
 use shared::pagination::{Direction, Page, PageLinks, parse_page_size, scope_of};
 use shared::store::paging::{ListPage, PositionKey};
 use shared::{FieldErrors, Result};

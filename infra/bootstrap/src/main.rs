@@ -77,7 +77,11 @@ async fn run() -> Result<(), BootstrapError> {
     Ok(())
 }
 
-async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &TableDefinition) -> Result<(), BootstrapError> {
+async fn ensure_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    table: &TableDefinition,
+) -> Result<(), BootstrapError> {
     let key = |(attribute, key_type): &(String, String)| {
         KeySchemaElement::builder()
             .attribute_name(attribute)
@@ -121,10 +125,8 @@ async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str, table: &Tab
             .send()
             .await
             .map_err(|e| aws_error("dynamodb", "DescribeTimeToLive", e))?;
-        let enabled = described
-            .time_to_live_description()
-            .and_then(|d| d.attribute_name())
-            .is_some_and(|a| a == attribute);
+        let enabled =
+            described.time_to_live_description().and_then(|d| d.attribute_name()).is_some_and(|a| a == attribute);
         if !enabled {
             client
                 .update_time_to_live()
@@ -160,10 +162,12 @@ async fn ensure_queue(
         attributes.push((QueueAttributeName::MessageRetentionPeriod, seconds.to_string()));
     }
     if let Some(arn) = &dead_letter_arn {
-        let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": queue.max_receive_count.unwrap_or(5)});
+        let policy =
+            serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": queue.max_receive_count.unwrap_or(5)});
         attributes.push((QueueAttributeName::RedrivePolicy, policy.to_string()));
     }
-    let created = client.create_queue().queue_name(name).send().await.map_err(|e| aws_error("sqs", "CreateQueue", e))?;
+    let created =
+        client.create_queue().queue_name(name).send().await.map_err(|e| aws_error("sqs", "CreateQueue", e))?;
     let url = created.queue_url().unwrap_or_default().to_owned();
     // Set attributes apart from creation so a re-run that changed them
     // updates the queue instead of failing on "already exists".
@@ -181,11 +185,9 @@ async fn ensure_queue(
         .send()
         .await
         .map_err(|e| aws_error("sqs", "GetQueueAttributes", e))?;
-    let arn = described
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .ok_or_else(|| BootstrapError::Aws { service: "sqs", operation: "GetQueueAttributes", detail: "no QueueArn".into() })?;
+    let arn = described.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().ok_or_else(|| {
+        BootstrapError::Aws { service: "sqs", operation: "GetQueueAttributes", detail: "no QueueArn".into() }
+    })?;
     let redrive = dead_letter_arn.map(|dlq| format!(", dead letters to {dlq}")).unwrap_or_default();
     println!("queue {name}: {url}{redrive}");
     Ok(arn)

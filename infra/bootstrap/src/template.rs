@@ -106,7 +106,9 @@ fn parse_table(properties: &Value) -> Result<TableDefinition, String> {
         .and_then(Value::as_sequence)
         .map(|seq| {
             seq.iter()
-                .map(|index| Ok(IndexDefinition { name: string_at(index, "IndexName")?, key_schema: key_schema(index)? }))
+                .map(|index| {
+                    Ok(IndexDefinition { name: string_at(index, "IndexName")?, key_schema: key_schema(index)? })
+                })
                 .collect::<Result<Vec<_>, String>>()
         })
         .transpose()?

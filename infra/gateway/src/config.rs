@@ -80,21 +80,15 @@ impl GatewayConfig {
                 "--bin-dir" => bin_dir = Some(value()?),
                 "--max-instances" => max = Some(("--max-instances", value()?)),
                 other => {
-                    return Err(GatewayError::Config(format!(
-                        "unknown argument {other:?}\n{USAGE}"
-                    )));
+                    return Err(GatewayError::Config(format!("unknown argument {other:?}\n{USAGE}")));
                 }
             }
         }
 
         let listen = match listen {
-            None => DEFAULT_LISTEN
-                .parse()
-                .map_err(|_| GatewayError::Config("bad default listen address".into()))?,
+            None => DEFAULT_LISTEN.parse().map_err(|_| GatewayError::Config("bad default listen address".into()))?,
             Some((name, v)) => v.trim().parse().map_err(|_| {
-                GatewayError::Config(format!(
-                    "{name}={v:?} is not a socket address like 127.0.0.1:3000"
-                ))
+                GatewayError::Config(format!("{name}={v:?} is not a socket address like 127.0.0.1:3000"))
             })?,
         };
         let max_instances_per_function = match max {
@@ -102,9 +96,7 @@ impl GatewayConfig {
             Some((name, v)) => match v.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => n,
                 _ => {
-                    return Err(GatewayError::Config(format!(
-                        "{name}={v:?} is not a whole number of at least 1"
-                    )));
+                    return Err(GatewayError::Config(format!("{name}={v:?} is not a whole number of at least 1")));
                 }
             },
         };
@@ -128,10 +120,7 @@ mod tests {
     use super::*;
 
     fn cfg(env: &[(&str, &str)], args: &[&str]) -> Result<GatewayConfig, GatewayError> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         GatewayConfig::from_lookup(
             |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
             args.iter().map(|s| s.to_string()),
@@ -150,11 +139,7 @@ mod tests {
     #[test]
     fn env_and_args() {
         let c = cfg(
-            &[
-                ("GATEWAY_LISTEN", "0.0.0.0:8080"),
-                ("GATEWAY_MAX_INSTANCES", "2"),
-                ("GATEWAY_BIN_DIR", "out"),
-            ],
+            &[("GATEWAY_LISTEN", "0.0.0.0:8080"), ("GATEWAY_MAX_INSTANCES", "2"), ("GATEWAY_BIN_DIR", "out")],
             &["--template", "t.yaml", "--max-instances=3"],
         )
         .unwrap();
@@ -166,17 +151,11 @@ mod tests {
 
     #[test]
     fn malformed_values_name_the_variable() {
-        let e = cfg(&[("GATEWAY_LISTEN", "localhost")], &[])
-            .unwrap_err()
-            .to_string();
+        let e = cfg(&[("GATEWAY_LISTEN", "localhost")], &[]).unwrap_err().to_string();
         assert!(e.contains("GATEWAY_LISTEN"), "{e}");
-        let e = cfg(&[("GATEWAY_MAX_INSTANCES", "0")], &[])
-            .unwrap_err()
-            .to_string();
+        let e = cfg(&[("GATEWAY_MAX_INSTANCES", "0")], &[]).unwrap_err().to_string();
         assert!(e.contains("GATEWAY_MAX_INSTANCES"), "{e}");
-        let e = cfg(&[("GATEWAY_MAX_INSTANCES", "many")], &[])
-            .unwrap_err()
-            .to_string();
+        let e = cfg(&[("GATEWAY_MAX_INSTANCES", "many")], &[]).unwrap_err().to_string();
         assert!(e.contains("GATEWAY_MAX_INSTANCES"), "{e}");
         assert!(cfg(&[], &["--bogus"]).is_err());
         assert!(cfg(&[], &["--listen"]).is_err());

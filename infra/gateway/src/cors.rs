@@ -158,7 +158,9 @@ Resources:
 ";
 
     fn policy() -> CorsPolicy {
-        let env = |name: &str| (name == "CORS_ALLOWED_ORIGINS").then(|| "https://app.example, http://localhost:5173".to_owned());
+        let env = |name: &str| {
+            (name == "CORS_ALLOWED_ORIGINS").then(|| "https://app.example, http://localhost:5173".to_owned())
+        };
         CorsPolicy::from_template(TEMPLATE, &env).unwrap().unwrap()
     }
 

@@ -99,13 +99,7 @@ pub fn build_event(
         if name == header::COOKIE {
             continue;
         }
-        let joined = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(lossy)
-            .collect::<Vec<_>>()
-            .join(",");
+        let joined = parts.headers.get_all(name).iter().map(lossy).collect::<Vec<_>>().join(",");
         headers.insert(name.as_str().to_owned(), joined);
     }
     // API Gateway adds these; lambda_http builds the request URI's scheme
@@ -119,15 +113,8 @@ pub fn build_event(
     headers.insert("x-forwarded-proto".into(), "http".into());
     headers.insert("x-forwarded-port".into(), ctx.local_port.to_string());
 
-    let domain_name = headers
-        .get("host")
-        .cloned()
-        .unwrap_or_else(|| "localhost".into());
-    let domain_prefix = domain_name
-        .split([':', '.'])
-        .next()
-        .unwrap_or("")
-        .to_owned();
+    let domain_name = headers.get("host").cloned().unwrap_or_else(|| "localhost".into());
+    let domain_prefix = domain_name.split([':', '.']).next().unwrap_or("").to_owned();
     let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
 
     let (body, is_base64_encoded) = match body {
@@ -189,9 +176,7 @@ fn parse_query(raw: &str) -> Option<BTreeMap<String, String>> {
 /// API Gateway's `requestContext.time`: `25/Nov/2026:05:50:00 +0000`.
 fn clf_time(t: OffsetDateTime) -> String {
     let fmt = format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&fmt)
-        .unwrap_or_default()
+    t.to_offset(time::UtcOffset::UTC).format(&fmt).unwrap_or_default()
 }
 
 fn lossy(v: &HeaderValue) -> String {
@@ -242,13 +227,7 @@ impl HeaderScalar {
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "content-length"
-            | "transfer-encoding"
-            | "connection"
-            | "keep-alive"
-            | "upgrade"
-            | "te"
-            | "trailer"
+        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "upgrade" | "te" | "trailer"
     )
 }
 
@@ -261,26 +240,19 @@ pub fn decode_response(payload: &[u8]) -> Result<http::Response<Bytes>, GatewayE
         return Err(bad(format!("statusCode {} is out of range", r.status_code)));
     }
     let mut response = http::Response::new(Bytes::new());
-    *response.status_mut() =
-        http::StatusCode::from_u16(r.status_code).map_err(|e| bad(e.to_string()))?;
+    *response.status_mut() = http::StatusCode::from_u16(r.status_code).map_err(|e| bad(e.to_string()))?;
 
     let headers = response.headers_mut();
-    let single = r
-        .headers
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, vec![v]));
+    let single = r.headers.unwrap_or_default().into_iter().map(|(k, v)| (k, vec![v]));
     let multi = r.multi_value_headers.unwrap_or_default().into_iter();
     for (name, values) in single.chain(multi) {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| bad(format!("bad header name {name:?}")))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad(format!("bad header name {name:?}")))?;
         if is_hop_by_hop(&name) {
             continue;
         }
         for value in values {
             let value = value.into_string();
-            let value = HeaderValue::from_str(&value)
-                .map_err(|_| bad(format!("bad value for header {name}")))?;
+            let value = HeaderValue::from_str(&value).map_err(|_| bad(format!("bad value for header {name}")))?;
             headers.append(name.clone(), value);
         }
     }
@@ -292,11 +264,9 @@ pub fn decode_response(payload: &[u8]) -> Result<http::Response<Bytes>, GatewayE
     let body = match (r.body, r.is_base64_encoded.unwrap_or(false)) {
         (None, _) => Bytes::new(),
         (Some(b), false) => Bytes::from(b),
-        (Some(b), true) => Bytes::from(
-            BASE64
-                .decode(b.as_bytes())
-                .map_err(|e| bad(format!("body is not base64: {e}")))?,
-        ),
+        (Some(b), true) => {
+            Bytes::from(BASE64.decode(b.as_bytes()).map_err(|e| bad(format!("body is not base64: {e}")))?)
+        }
     };
     *response.body_mut() = body;
     Ok(response)
@@ -351,10 +321,7 @@ mod tests {
         assert_eq!(json["headers"]["x-multi"], "one,two");
         assert_eq!(json["headers"]["x-forwarded-for"], "10.1.2.3");
         assert_eq!(json["headers"]["x-forwarded-proto"], "http");
-        assert_eq!(
-            json["queryStringParameters"],
-            serde_json::json!({"a": "1,2", "b": "x y", "flag": "", "c": "p+q"})
-        );
+        assert_eq!(json["queryStringParameters"], serde_json::json!({"a": "1,2", "b": "x y", "flag": "", "c": "p+q"}));
         assert_eq!(json["pathParameters"], serde_json::json!({"id": "7"}));
         let rc = &json["requestContext"];
         assert_eq!(rc["accountId"], ACCOUNT_ID);
@@ -402,15 +369,7 @@ mod tests {
         let p = parts("GET", "/a?b=c", &[("host", "h")]);
         let ev = build_event(&p, b"", "GET /a", BTreeMap::new(), &ctx());
         let json = serde_json::to_value(&ev).unwrap();
-        for k in [
-            "version",
-            "routeKey",
-            "rawPath",
-            "rawQueryString",
-            "headers",
-            "requestContext",
-            "isBase64Encoded",
-        ] {
+        for k in ["version", "routeKey", "rawPath", "rawQueryString", "headers", "requestContext", "isBase64Encoded"] {
             assert!(json.get(k).is_some(), "{k}");
         }
     }
@@ -433,10 +392,11 @@ mod tests {
 
     #[test]
     fn decodes_base64_and_minimal_responses() {
-        let r =
-            decode_response(br#"{"statusCode":200,"body":"/wCA","isBase64Encoded":true}"#).unwrap();
+        let r = decode_response(br#"{"statusCode":200,"body":"/wCA","isBase64Encoded":true}"#).unwrap();
         assert_eq!(r.body().as_ref(), &[0xff, 0x00, 0x80]);
-        let r = decode_response(br#"{"statusCode":204,"headers":null,"body":null,"isBase64Encoded":null,"cookies":null}"#).unwrap();
+        let r =
+            decode_response(br#"{"statusCode":204,"headers":null,"body":null,"isBase64Encoded":null,"cookies":null}"#)
+                .unwrap();
         assert_eq!(r.status(), 204);
         assert!(r.body().is_empty());
         let r = decode_response(br#"{"statusCode":200,"headers":{"x-n":5,"x-b":true}}"#).unwrap();

@@ -44,21 +44,13 @@ pub struct FunctionSpec {
 }
 
 impl FunctionSpec {
-    pub fn from_def(
-        def: &FunctionDef,
-        bin_dir: &Path,
-        extra_env: &[(String, String)],
-    ) -> FunctionSpec {
+    pub fn from_def(def: &FunctionDef, bin_dir: &Path, extra_env: &[(String, String)]) -> FunctionSpec {
         FunctionSpec {
             name: def.logical_id.clone(),
             binary: bin_dir.join(&def.binary),
             timeout: def.timeout,
             memory_mb: def.memory_mb,
-            template_env: def
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            template_env: def.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             extra_env: extra_env.to_vec(),
         }
     }
@@ -169,19 +161,14 @@ impl FunctionPool {
     /// function's response payload.
     pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
         let inner = &self.inner;
-        let shutting_down = || InvokeError::ShuttingDown {
-            function: inner.spec.name.clone(),
-        };
+        let shutting_down = || InvokeError::ShuttingDown { function: inner.spec.name.clone() };
         let _permit = inner.slots.acquire().await.map_err(|_| shutting_down())?;
         if *inner.closed.borrow() {
             return Err(shutting_down());
         }
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
-            None => self
-                .spawn()
-                .await
-                .inspect_err(|e| eprintln!("local-gateway: {e}"))?,
+            None => self.spawn().await.inspect_err(|e| eprintln!("local-gateway: {e}"))?,
         };
         let (result, measured) = self.run(&mut instance, payload).await;
         self.report(&measured, &result);
@@ -226,10 +213,7 @@ impl FunctionPool {
             };
             if instance.has_exited() {
                 // Died while idle (e.g. killed from outside): forget it.
-                eprintln!(
-                    "local-gateway: {}: an idle instance exited; starting a new one",
-                    self.name()
-                );
+                eprintln!("local-gateway: {}: an idle instance exited; starting a new one", self.name());
                 continue;
             }
             return Some(instance);
@@ -245,10 +229,7 @@ impl FunctionPool {
 
     async fn spawn(&self) -> Result<Instance, InvokeError> {
         let spec = &self.inner.spec;
-        let spawn_err = |source| InvokeError::Spawn {
-            binary: spec.binary.clone(),
-            source,
-        };
+        let spawn_err = |source| InvokeError::Spawn { binary: spec.binary.clone(), source };
         let api = RuntimeApi::start(&spec.name).await.map_err(spawn_err)?;
         let mut cmd = Command::new(&spec.binary);
         for (k, v) in &spec.template_env {
@@ -260,46 +241,25 @@ impl FunctionPool {
             cmd.env(k, v);
         }
         let is_set = |key: &str| {
-            std::env::var_os(key).is_some()
-                || spec
-                    .template_env
-                    .iter()
-                    .chain(&spec.extra_env)
-                    .any(|(k, _)| k == key)
+            std::env::var_os(key).is_some() || spec.template_env.iter().chain(&spec.extra_env).any(|(k, _)| k == key)
         };
         for key in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
             if !is_set(key) {
                 cmd.env(key, DEFAULT_REGION);
             }
         }
-        let task_root = spec
-            .binary
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let task_root = spec.binary.parent().map(Path::to_path_buf).unwrap_or_default();
         let stream = format!(
             "{}/[$LATEST]{}",
-            time::OffsetDateTime::now_utc()
-                .date()
-                .to_string()
-                .replace('-', "/"),
+            time::OffsetDateTime::now_utc().date().to_string().replace('-', "/"),
             uuid::Uuid::new_v4().simple()
         );
         cmd.env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
-            .env(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                spec.memory_mb.to_string(),
-            )
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string())
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_FUNCTION_TIMEOUT",
-                spec.timeout.as_secs().to_string(),
-            )
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", spec.name),
-            )
+            .env("AWS_LAMBDA_FUNCTION_TIMEOUT", spec.timeout.as_secs().to_string())
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", stream)
             .env("_HANDLER", "bootstrap")
             .env("LAMBDA_TASK_ROOT", task_root)
@@ -310,45 +270,24 @@ impl FunctionPool {
             .kill_on_drop(true);
         let spawned_at = Instant::now();
         let child = cmd.spawn().map_err(spawn_err)?;
-        Ok(Instance {
-            pid: child.id(),
-            child,
-            api,
-            spawned_at,
-            warm: false,
-            _live: LiveGuard::new(&self.inner.live),
-        })
+        Ok(Instance { pid: child.id(), child, api, spawned_at, warm: false, _live: LiveGuard::new(&self.inner.live) })
     }
 
-    async fn run(
-        &self,
-        inst: &mut Instance,
-        payload: Bytes,
-    ) -> (Result<Bytes, InvokeError>, Measured) {
+    async fn run(&self, inst: &mut Instance, payload: Bytes) -> (Result<Bytes, InvokeError>, Measured) {
         let spec = &self.inner.spec;
         let request_id = uuid::Uuid::new_v4().to_string();
         let cold = !inst.warm;
         inst.warm = true;
-        let crashed = |reason: String| InvokeError::Crashed {
-            function: spec.name.clone(),
-            reason,
-        };
+        let crashed = |reason: String| InvokeError::Crashed { function: spec.name.clone(), reason };
         let started = Instant::now();
         let mut delivered_at: Option<Instant> = None;
         // Until the runtime takes the event it is initialising (cold) or
         // about to poll (warm); the function's own timeout starts at delivery.
-        let waiting_limit = if cold {
-            INIT_TIMEOUT.max(spec.timeout)
-        } else {
-            spec.timeout
-        };
+        let waiting_limit = if cold { INIT_TIMEOUT.max(spec.timeout) } else { spec.timeout };
         let mut closed = self.inner.closed.subscribe();
 
-        let sent = inst.api.invocations.send(Invocation {
-            request_id: request_id.clone(),
-            payload,
-            timeout: spec.timeout,
-        });
+        let sent =
+            inst.api.invocations.send(Invocation { request_id: request_id.clone(), payload, timeout: spec.timeout });
         let result = if sent.is_err() {
             Err(crashed("its Runtime API is gone".into()))
         } else {
@@ -421,10 +360,7 @@ impl FunctionPool {
             line.push_str(&format!("\tMax Memory Used: {mb} MB"));
         }
         if let Some(init) = m.init {
-            line.push_str(&format!(
-                "\tInit Duration: {:.2} ms",
-                init.as_secs_f64() * 1000.0
-            ));
+            line.push_str(&format!("\tInit Duration: {:.2} ms", init.as_secs_f64() * 1000.0));
         }
         match result {
             Ok(_) => {}
@@ -467,11 +403,7 @@ mod tests {
             "Resources:\n  MyFn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: 7\n      Environment:\n        Variables:\n          A: b\n",
         )
         .unwrap();
-        let spec = FunctionSpec::from_def(
-            &t.functions[0],
-            Path::new("/bin/dir"),
-            &[("X".into(), "y".into())],
-        );
+        let spec = FunctionSpec::from_def(&t.functions[0], Path::new("/bin/dir"), &[("X".into(), "y".into())]);
         assert_eq!(spec.binary, Path::new("/bin/dir/my-fn"));
         assert_eq!(spec.timeout, Duration::from_secs(7));
         assert_eq!(spec.template_env, vec![("A".to_string(), "b".to_string())]);

@@ -17,9 +17,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
-};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -78,9 +76,7 @@ impl QueuePoller {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let label = self.label();
         let Some(queue_id) = self.source.queue.logical_id().map(str::to_owned) else {
-            eprintln!(
-                "local-gateway: {label}: the queue is not a reference to a template queue; not polled"
-            );
+            eprintln!("local-gateway: {label}: the queue is not a reference to a template queue; not polled");
             return;
         };
         let variable = queue_name_variable(&queue_id);
@@ -94,9 +90,7 @@ impl QueuePoller {
             _ = stop.wait_for(|s| *s) => return,
         };
         let batch_size = self.source.batch_size.clamp(1, MAX_BATCH) as i32;
-        println!(
-            "local-gateway: polling SQS {queue_name} for {label} (batches of up to {batch_size})"
-        );
+        println!("local-gateway: polling SQS {queue_name} for {label} (batches of up to {batch_size})");
         // As many batches in flight as the function has instances.
         let slots = Arc::new(Semaphore::new(self.pool.max_instances()));
         loop {
@@ -145,10 +139,7 @@ impl QueuePoller {
         if let Some(region) = self.setting("AWS_REGION") {
             loader = loader.region(aws_config::Region::new(region));
         }
-        if let (Some(key), Some(secret)) = (
-            self.setting("AWS_ACCESS_KEY_ID"),
-            self.setting("AWS_SECRET_ACCESS_KEY"),
-        ) {
+        if let (Some(key), Some(secret)) = (self.setting("AWS_ACCESS_KEY_ID"), self.setting("AWS_SECRET_ACCESS_KEY")) {
             loader = loader.credentials_provider(aws_sdk_sqs::config::Credentials::new(
                 key,
                 secret,
@@ -165,12 +156,7 @@ impl QueuePoller {
         let mut reported = false;
         loop {
             let found = async {
-                let url = client
-                    .get_queue_url()
-                    .queue_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let url = client.get_queue_url().queue_name(name).send().await.map_err(|e| e.to_string())?;
                 let url = url.queue_url.unwrap_or_default();
                 let attributes = client
                     .get_queue_attributes()
@@ -179,20 +165,15 @@ impl QueuePoller {
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
-                let arn = attributes
-                    .attributes
-                    .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-                    .unwrap_or_default();
+                let arn =
+                    attributes.attributes.and_then(|mut a| a.remove(&QueueAttributeName::QueueArn)).unwrap_or_default();
                 Ok::<_, String>(Queue { url, arn })
             }
             .await;
             match found {
                 Ok(queue) => return queue,
                 Err(e) if !reported => {
-                    eprintln!(
-                        "local-gateway: {}: queue {name} not found yet ({e}); retrying",
-                        self.label()
-                    );
+                    eprintln!("local-gateway: {}: queue {name} not found yet ({e}); retrying", self.label());
                     reported = true;
                 }
                 Err(_) => {}
@@ -203,27 +184,15 @@ impl QueuePoller {
 
     /// One batch: invoke, then delete what succeeded.
     async fn deliver(&self, client: &aws_sdk_sqs::Client, queue: &Queue, messages: Vec<Message>) {
-        let region = self
-            .setting("AWS_REGION")
-            .unwrap_or_else(|| "us-east-1".into());
+        let region = self.setting("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
         let event = sqs_event(&messages, &queue.arn, &region);
-        let ids: Vec<String> = messages
-            .iter()
-            .map(|m| m.message_id.clone().unwrap_or_default())
-            .collect();
+        let ids: Vec<String> = messages.iter().map(|m| m.message_id.clone().unwrap_or_default()).collect();
         let payload = Bytes::from(event.to_string());
         let failed: HashSet<String> = match self.pool.invoke(payload).await {
             Ok(answer) => {
-                let reports = self
-                    .source
-                    .function_response_types
-                    .iter()
-                    .any(|t| t == "ReportBatchItemFailures");
+                let reports = self.source.function_response_types.iter().any(|t| t == "ReportBatchItemFailures");
                 failed_messages(&answer, &ids, reports).unwrap_or_else(|why| {
-                    eprintln!(
-                        "local-gateway: {}: {why}; the whole batch is retried",
-                        self.label()
-                    );
+                    eprintln!("local-gateway: {}: {why}; the whole batch is retried", self.label());
                     ids.iter().cloned().collect()
                 })
             }
@@ -252,13 +221,7 @@ impl QueuePoller {
         if entries.is_empty() {
             return;
         }
-        if let Err(e) = client
-            .delete_message_batch()
-            .queue_url(&queue.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
+        if let Err(e) = client.delete_message_batch().queue_url(&queue.url).set_entries(Some(entries)).send().await {
             eprintln!(
                 "local-gateway: {}: DeleteMessageBatch: {}",
                 self.label(),
@@ -323,11 +286,7 @@ pub fn sqs_event(messages: &[Message], queue_arn: &str, region: &str) -> Value {
 /// succeeded. With it, as Lambda does: no failures listed is success; a
 /// failure that names no message of the batch, or an answer that is not the
 /// response shape, fails the whole batch.
-pub fn failed_messages(
-    answer: &[u8],
-    batch: &[String],
-    reports_failures: bool,
-) -> Result<HashSet<String>, String> {
+pub fn failed_messages(answer: &[u8], batch: &[String], reports_failures: bool) -> Result<HashSet<String>, String> {
     if !reports_failures {
         return Ok(HashSet::new());
     }
@@ -342,14 +301,10 @@ pub fn failed_messages(
     };
     failures
         .iter()
-        .map(
-            |failure| match failure.get("itemIdentifier").and_then(Value::as_str) {
-                Some(id) if batch.iter().any(|m| m == id) => Ok(id.to_owned()),
-                other => Err(format!(
-                    "batchItemFailures names {other:?}, not a message of the batch"
-                )),
-            },
-        )
+        .map(|failure| match failure.get("itemIdentifier").and_then(Value::as_str) {
+            Some(id) if batch.iter().any(|m| m == id) => Ok(id.to_owned()),
+            other => Err(format!("batchItemFailures names {other:?}, not a message of the batch")),
+        })
         .collect()
 }
 
@@ -361,10 +316,7 @@ mod tests {
     #[test]
     fn queue_variables_follow_bootstrap() {
         assert_eq!(queue_name_variable("ReceiptQueue"), "RECEIPT_QUEUE_NAME");
-        assert_eq!(
-            queue_name_variable("EmailEventsQueue"),
-            "EMAIL_EVENTS_QUEUE_NAME"
-        );
+        assert_eq!(queue_name_variable("EmailEventsQueue"), "EMAIL_EVENTS_QUEUE_NAME");
     }
 
     #[test]
@@ -377,18 +329,10 @@ mod tests {
             .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "2")
             .message_attributes(
                 "trace",
-                MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value("t-1")
-                    .build()
-                    .unwrap(),
+                MessageAttributeValue::builder().data_type("String").string_value("t-1").build().unwrap(),
             )
             .build();
-        let event = sqs_event(
-            &[message],
-            "arn:aws:sqs:us-east-1:123456789012:q",
-            "us-east-1",
-        );
+        let event = sqs_event(&[message], "arn:aws:sqs:us-east-1:123456789012:q", "us-east-1");
         let record = &event["Records"][0];
         assert_eq!(record["messageId"], "m-1");
         assert_eq!(record["receiptHandle"], "rh-1");
@@ -397,10 +341,7 @@ mod tests {
         assert_eq!(record["messageAttributes"]["trace"]["stringValue"], "t-1");
         assert_eq!(record["messageAttributes"]["trace"]["dataType"], "String");
         assert_eq!(record["eventSource"], "aws:sqs");
-        assert_eq!(
-            record["eventSourceARN"],
-            "arn:aws:sqs:us-east-1:123456789012:q"
-        );
+        assert_eq!(record["eventSourceARN"], "arn:aws:sqs:us-east-1:123456789012:q");
         // What the runtime library reads.
         let parsed: aws_lambda_events_shape::SqsEvent = serde_json::from_value(event).unwrap();
         assert_eq!(parsed.records.len(), 1);
@@ -434,44 +375,25 @@ mod tests {
     #[test]
     fn partial_failures_keep_only_the_named_messages() {
         let answer = br#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#;
-        assert_eq!(
-            failed_messages(answer, &ids(), true).unwrap(),
-            HashSet::from(["b".to_owned()])
-        );
-        for success in [
-            &br#"{"batchItemFailures":[]}"#[..],
-            br#"{"batchItemFailures":null}"#,
-            b"{}",
-        ] {
+        assert_eq!(failed_messages(answer, &ids(), true).unwrap(), HashSet::from(["b".to_owned()]));
+        for success in [&br#"{"batchItemFailures":[]}"#[..], br#"{"batchItemFailures":null}"#, b"{}"] {
             assert!(failed_messages(success, &ids(), true).unwrap().is_empty());
         }
     }
 
     #[test]
     fn a_bad_report_fails_the_whole_batch() {
-        for bad in [
-            &br#"{"batchItemFailures":[{"itemIdentifier":"zzz"}]}"#[..],
-            br#"{"batchItemFailures":[{}]}"#,
-            b"not json",
-        ] {
-            assert!(
-                failed_messages(bad, &ids(), true).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
+        for bad in
+            [&br#"{"batchItemFailures":[{"itemIdentifier":"zzz"}]}"#[..], br#"{"batchItemFailures":[{}]}"#, b"not json"]
+        {
+            assert!(failed_messages(bad, &ids(), true).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
 
     #[test]
     fn without_reporting_any_answer_is_success() {
         assert!(
-            failed_messages(
-                br#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#,
-                &ids(),
-                false
-            )
-            .unwrap()
-            .is_empty()
+            failed_messages(br#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#, &ids(), false).unwrap().is_empty()
         );
     }
 }

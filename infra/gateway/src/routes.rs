@@ -58,10 +58,7 @@ const DEFAULT_KEY: &str = "$default";
 
 impl<T> Default for Router<T> {
     fn default() -> Self {
-        Router {
-            routes: Vec::new(),
-            default: None,
-        }
+        Router { routes: Vec::new(), default: None }
     }
 }
 
@@ -77,10 +74,7 @@ impl<T> Router<T> {
         let upper = method.to_ascii_uppercase();
         let method = match upper.as_str() {
             "ANY" => None,
-            m => Some(
-                Method::from_bytes(m.as_bytes())
-                    .map_err(|_| format!("{method:?} is not an HTTP method"))?,
-            ),
+            m => Some(Method::from_bytes(m.as_bytes()).map_err(|_| format!("{method:?} is not an HTTP method"))?),
         };
         let route_key = format!("{upper} {path}");
         let segments = parse_segments(path);
@@ -95,19 +89,10 @@ impl<T> Router<T> {
                 })
                 .collect::<Vec<_>>()
         };
-        if self
-            .routes
-            .iter()
-            .any(|r| r.method == method && shape(&r.segments) == shape(&segments))
-        {
+        if self.routes.iter().any(|r| r.method == method && shape(&r.segments) == shape(&segments)) {
             return Err(format!("route {route_key} is defined twice"));
         }
-        self.routes.push(Route {
-            method,
-            segments,
-            route_key,
-            target,
-        });
+        self.routes.push(Route { method, segments, route_key, target });
         Ok(())
     }
 
@@ -144,20 +129,15 @@ impl<T> Router<T> {
             let Some(params) = match_segments(&route.segments, &request) else {
                 continue;
             };
-            let specificity = (
-                route.segments.iter().map(Segment::rank).collect(),
-                route.method.is_some(),
-            );
+            let specificity = (route.segments.iter().map(Segment::rank).collect(), route.method.is_some());
             if best.as_ref().is_none_or(|(b, _, _)| specificity > *b) {
                 best = Some((specificity, route, params));
             }
         }
         match best {
-            Some((_, route, path_params)) => Some(RouteMatch {
-                route_key: &route.route_key,
-                target: &route.target,
-                path_params,
-            }),
+            Some((_, route, path_params)) => {
+                Some(RouteMatch { route_key: &route.route_key, target: &route.target, path_params })
+            }
             None => self.default.as_ref().map(|target| RouteMatch {
                 route_key: DEFAULT_KEY,
                 target,
@@ -186,22 +166,14 @@ pub fn validate_path(path: &str) -> Result<(), String> {
                 Some(n) => (n, true),
                 None => (inner, false),
             };
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-            {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
                 return Err(format!("route path {path:?}: bad parameter {seg:?}"));
             }
             if greedy && i + 1 != segments.len() {
-                return Err(format!(
-                    "route path {path:?}: a greedy parameter must be the last segment"
-                ));
+                return Err(format!("route path {path:?}: a greedy parameter must be the last segment"));
             }
         } else if seg.contains(['{', '}']) {
-            return Err(format!(
-                "route path {path:?}: a parameter must be a whole segment"
-            ));
+            return Err(format!("route path {path:?}: a parameter must be a whole segment"));
         }
     }
     Ok(())
@@ -210,15 +182,13 @@ pub fn validate_path(path: &str) -> Result<(), String> {
 fn parse_segments(path: &str) -> Vec<Segment> {
     split_path(path)
         .into_iter()
-        .map(
-            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(inner) => match inner.strip_suffix('+') {
-                    Some(name) => Segment::Greedy(name.to_owned()),
-                    None => Segment::Param(inner.to_owned()),
-                },
-                None => Segment::Literal(seg.to_owned()),
+        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(inner) => match inner.strip_suffix('+') {
+                Some(name) => Segment::Greedy(name.to_owned()),
+                None => Segment::Param(inner.to_owned()),
             },
-        )
+            None => Segment::Literal(seg.to_owned()),
+        })
         .collect()
 }
 
@@ -226,11 +196,7 @@ fn parse_segments(path: &str) -> Vec<Segment> {
 /// distinct path, as in API Gateway).
 fn split_path(path: &str) -> Vec<&str> {
     let rest = path.strip_prefix('/').unwrap_or(path);
-    if rest.is_empty() {
-        Vec::new()
-    } else {
-        rest.split('/').collect()
-    }
+    if rest.is_empty() { Vec::new() } else { rest.split('/').collect() }
 }
 
 fn match_segments(route: &[Segment], request: &[&str]) -> Option<BTreeMap<String, String>> {
@@ -294,8 +260,7 @@ mod tests {
         r.add("GET", "/api/v1/posts/{id}", "get-post").unwrap();
         r.add("ANY", "/api/v1/posts/{id}", "any-post").unwrap();
         r.add("GET", "/api/v1/posts/mine", "mine").unwrap();
-        r.add("GET", "/api/v1/posts/{id}/comments", "comments")
-            .unwrap();
+        r.add("GET", "/api/v1/posts/{id}/comments", "comments").unwrap();
         r.add("ANY", "/api/v1/{proxy+}", "api-greedy").unwrap();
         r.add("GET", "/", "root").unwrap();
         r
@@ -309,18 +274,9 @@ mod tests {
     fn literal_beats_param_beats_greedy() {
         let r = router();
         assert_eq!(target(&r, Method::GET, "/api/v1/posts/mine"), Some("mine"));
-        assert_eq!(
-            target(&r, Method::GET, "/api/v1/posts/42"),
-            Some("get-post")
-        );
-        assert_eq!(
-            target(&r, Method::GET, "/api/v1/posts/42/comments"),
-            Some("comments")
-        );
-        assert_eq!(
-            target(&r, Method::GET, "/api/v1/posts/42/likes"),
-            Some("api-greedy")
-        );
+        assert_eq!(target(&r, Method::GET, "/api/v1/posts/42"), Some("get-post"));
+        assert_eq!(target(&r, Method::GET, "/api/v1/posts/42/comments"), Some("comments"));
+        assert_eq!(target(&r, Method::GET, "/api/v1/posts/42/likes"), Some("api-greedy"));
         assert_eq!(target(&r, Method::GET, "/api/v1/auth/token"), Some("auth"));
         assert_eq!(target(&r, Method::GET, "/"), Some("root"));
     }
@@ -329,10 +285,7 @@ mod tests {
     fn exact_method_beats_any() {
         let r = router();
         assert_eq!(target(&r, Method::GET, "/api/v1/posts/7"), Some("get-post"));
-        assert_eq!(
-            target(&r, Method::DELETE, "/api/v1/posts/7"),
-            Some("any-post")
-        );
+        assert_eq!(target(&r, Method::DELETE, "/api/v1/posts/7"), Some("any-post"));
         assert_eq!(target(&r, Method::POST, "/api/v1/posts"), Some("create"));
         // No route for PUT /api/v1/posts except the greedy one.
         assert_eq!(target(&r, Method::PUT, "/api/v1/posts"), Some("api-greedy"));
@@ -347,10 +300,7 @@ mod tests {
         assert_eq!(m.path_params.get("id").map(String::as_str), Some("a b"));
         let m = r.find(&Method::POST, "/api/v1/auth/token/refresh").unwrap();
         assert_eq!(m.route_key, "ANY /api/v1/auth/{proxy+}");
-        assert_eq!(
-            m.path_params.get("proxy").map(String::as_str),
-            Some("token/refresh")
-        );
+        assert_eq!(m.path_params.get("proxy").map(String::as_str), Some("token/refresh"));
         // Greedy needs at least one segment.
         assert_eq!(target(&r, Method::GET, "/api/v1/auth"), Some("api-greedy"));
         assert_eq!(target(&r, Method::GET, "/api/v1/auth/"), Some("api-greedy"));
@@ -362,10 +312,7 @@ mod tests {
         assert_eq!(target(&r, Method::GET, "/nope"), None);
         // A param never matches an empty segment, and a trailing slash is a
         // different path.
-        assert_eq!(
-            target(&r, Method::GET, "/api/v1/posts/"),
-            Some("api-greedy")
-        );
+        assert_eq!(target(&r, Method::GET, "/api/v1/posts/"), Some("api-greedy"));
         r.set_default("fallback").unwrap();
         let m = r.find(&Method::GET, "/nope").unwrap();
         assert_eq!((m.route_key, *m.target), ("$default", "fallback"));

@@ -113,10 +113,7 @@ impl RuntimeApi {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let first_poll = Arc::new(OnceLock::new());
         let state = Arc::new(ApiState {
-            arn: format!(
-                "arn:aws:lambda:us-east-1:{}:function:{function_name}",
-                crate::event::ACCOUNT_ID
-            ),
+            arn: format!("arn:aws:lambda:us-east-1:{}:function:{function_name}", crate::event::ACCOUNT_ID),
             inbox: tokio::sync::Mutex::new(inv_rx),
             events: ev_tx,
             first_poll: first_poll.clone(),
@@ -124,10 +121,7 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(response),
-            )
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state);
@@ -136,34 +130,18 @@ impl RuntimeApi {
                 eprintln!("local-gateway: runtime API on {addr} failed: {e}");
             }
         });
-        Ok(RuntimeApi {
-            addr,
-            invocations: inv_tx,
-            events: ev_rx,
-            first_poll,
-            server,
-        })
+        Ok(RuntimeApi { addr, invocations: inv_tx, events: ev_rx, first_poll, server })
     }
 }
 
 /// Lambda's error body for the runtime.
 fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Response {
     let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 fn accepted() -> Response {
-    (
-        StatusCode::ACCEPTED,
-        [(header::CONTENT_TYPE, "application/json")],
-        r#"{"status":"OK"}"#,
-    )
-        .into_response()
+    (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"OK"}"#).into_response()
 }
 
 async fn next(State(st): State<Arc<ApiState>>) -> Response {
@@ -176,24 +154,14 @@ async fn next(State(st): State<Arc<ApiState>>) -> Response {
     };
     let Some(inv) = invocation else {
         // The instance is being discarded.
-        return runtime_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceException",
-            "instance is shutting down",
-        );
+        return runtime_error(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "instance is shutting down");
     };
     let now = SystemTime::now();
-    let deadline_ms = (now + inv.timeout)
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let deadline_ms = (now + inv.timeout).duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     if let Ok(mut cur) = st.current.lock() {
         *cur = Some(inv.request_id.clone());
     }
-    let _ = st.events.send(RuntimeEvent::Delivered {
-        request_id: inv.request_id.clone(),
-        at: Instant::now(),
-    });
+    let _ = st.events.send(RuntimeEvent::Delivered { request_id: inv.request_id.clone(), at: Instant::now() });
     let mut res = Response::new(Body::from(inv.payload));
     let h = res.headers_mut();
     let pairs = [
@@ -223,11 +191,7 @@ fn take_current(st: &ApiState, id: &str) -> bool {
 }
 
 fn invalid_id() -> Response {
-    runtime_error(
-        StatusCode::BAD_REQUEST,
-        "InvalidRequestID",
-        "Invalid request ID",
-    )
+    runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID")
 }
 
 async fn response(State(st): State<Arc<ApiState>>, Path(id): Path<String>, body: Body) -> Response {
@@ -236,17 +200,14 @@ async fn response(State(st): State<Arc<ApiState>>, Path(id): Path<String>, body:
     }
     match read_limited(body, MAX_PAYLOAD_BYTES).await {
         Ok(body) => {
-            let _ = st.events.send(RuntimeEvent::Response {
-                request_id: id,
-                body,
-            });
+            let _ = st.events.send(RuntimeEvent::Response { request_id: id, body });
             accepted()
         }
         Err(e) => {
             let message = match e {
-                BodyError::TooLarge => format!(
-                    "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
-                ),
+                BodyError::TooLarge => {
+                    format!("Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).")
+                }
                 BodyError::Read(e) => format!("could not read response: {e}"),
             };
             let _ = st.events.send(RuntimeEvent::FunctionError {
@@ -254,65 +215,34 @@ async fn response(State(st): State<Arc<ApiState>>, Path(id): Path<String>, body:
                 error_type: "Function.ResponseSizeTooLarge".into(),
                 body: Bytes::from(message.clone()),
             });
-            runtime_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                &message,
-            )
+            runtime_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message)
         }
     }
 }
 
 fn error_type(headers: &HeaderMap) -> String {
-    headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("Unhandled")
-        .to_owned()
+    headers.get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).unwrap_or("Unhandled").to_owned()
 }
 
-async fn error(
-    State(st): State<Arc<ApiState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn error(State(st): State<Arc<ApiState>>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
     if !take_current(&st, &id) {
         return invalid_id();
     }
-    let body = read_limited(body, MAX_PAYLOAD_BYTES)
-        .await
-        .unwrap_or_default();
-    let _ = st.events.send(RuntimeEvent::FunctionError {
-        request_id: id,
-        error_type: error_type(&headers),
-        body,
-    });
+    let body = read_limited(body, MAX_PAYLOAD_BYTES).await.unwrap_or_default();
+    let _ = st.events.send(RuntimeEvent::FunctionError { request_id: id, error_type: error_type(&headers), body });
     accepted()
 }
 
 async fn init_error(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
-    let body = read_limited(body, MAX_PAYLOAD_BYTES)
-        .await
-        .unwrap_or_default();
-    let _ = st.events.send(RuntimeEvent::InitError {
-        error_type: error_type(&headers),
-        body,
-    });
+    let body = read_limited(body, MAX_PAYLOAD_BYTES).await.unwrap_or_default();
+    let _ = st.events.send(RuntimeEvent::InitError { error_type: error_type(&headers), body });
     accepted()
 }
 
 /// An X-Ray style trace header: `Root=1-<epoch hex>-<24 hex>;Sampled=0`.
 fn trace_id(now: SystemTime) -> String {
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let rand = uuid::Uuid::new_v4().simple().to_string();
     let parent = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
-        &rand[..24],
-        &parent[..16]
-    )
+    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0", &rand[..24], &parent[..16])
 }

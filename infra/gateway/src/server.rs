@@ -46,21 +46,12 @@ impl Gateway {
     /// [`local_addr`]: Gateway::local_addr
     pub async fn bind(config: GatewayConfig) -> Result<Gateway, GatewayError> {
         let template = Template::load(&config.template_path)?;
-        let template_err = |message: String| GatewayError::Template {
-            path: config.template_path.clone(),
-            message,
-        };
-        let template_text = std::fs::read_to_string(&config.template_path).map_err(|e| {
-            template_err(format!("cannot read: {e}"))
-        })?;
+        let template_err = |message: String| GatewayError::Template { path: config.template_path.clone(), message };
+        let template_text =
+            std::fs::read_to_string(&config.template_path).map_err(|e| template_err(format!("cannot read: {e}")))?;
         let extra_env = config.extra_env.clone();
         let env_lookup = move |name: &str| {
-            extra_env
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .or_else(|| std::env::var(name).ok())
+            extra_env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| std::env::var(name).ok())
         };
         let cors = CorsPolicy::from_template(&template_text, &env_lookup).map_err(template_err)?;
 
@@ -70,14 +61,10 @@ impl Gateway {
         for def in &template.functions {
             for r in &def.http_routes {
                 match &r.route {
-                    RouteSpec::Path { method, path } => {
-                        router.add(method, path, def.logical_id.clone())
-                    }
+                    RouteSpec::Path { method, path } => router.add(method, path, def.logical_id.clone()),
                     RouteSpec::Default => router.set_default(def.logical_id.clone()),
                 }
-                .map_err(|m| {
-                    template_err(format!("{}.Events.{}: {m}", def.logical_id, r.event_name))
-                })?;
+                .map_err(|m| template_err(format!("{}.Events.{}: {m}", def.logical_id, r.event_name)))?;
             }
             let spec = FunctionSpec::from_def(def, &config.bin_dir, &config.extra_env);
             if !spec.binary.is_file() {
@@ -102,43 +89,21 @@ impl Gateway {
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| GatewayError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+            .map_err(|source| GatewayError::Bind { addr: config.listen, source })?;
+        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.listen, source })?;
 
-        let routes: Vec<String> = router
-            .route_keys()
-            .map(|(key, f)| format!("{key} -> {f}"))
-            .collect();
+        let routes: Vec<String> = router.route_keys().map(|(key, f)| format!("{key} -> {f}")).collect();
         println!(
             "local-gateway: serving http://{local_addr} ({} function{}): {}",
             template.functions.len(),
-            if template.functions.len() == 1 {
-                ""
-            } else {
-                "s"
-            },
-            if routes.is_empty() {
-                "no routes".to_owned()
-            } else {
-                routes.join(", ")
-            }
+            if template.functions.len() == 1 { "" } else { "s" },
+            if routes.is_empty() { "no routes".to_owned() } else { routes.join(", ") }
         );
 
         Ok(Gateway {
             listener,
             local_addr,
-            state: Arc::new(AppState {
-                router,
-                cors,
-                pools,
-                local_port: local_addr.port(),
-            }),
+            state: Arc::new(AppState { router, cors, pools, local_port: local_addr.port() }),
             queue_pollers,
         })
     }
@@ -159,26 +124,20 @@ impl Gateway {
 
     /// Serves until `shutdown` completes; then fails what is in flight and
     /// kills every instance.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), GatewayError> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), GatewayError> {
         let pools: Vec<FunctionPool> = self.state.pools.values().cloned().collect();
         let closing = pools.clone();
         let app = axum::Router::new().fallback(handle).with_state(self.state);
-        let served = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Closing the pools first makes in-flight invocations end at
-            // once (503), so the graceful wait for connections is short.
-            for pool in &closing {
-                pool.close();
-            }
-        })
-        .await;
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Closing the pools first makes in-flight invocations end at
+                // once (503), so the graceful wait for connections is short.
+                for pool in &closing {
+                    pool.close();
+                }
+            })
+            .await;
         for pool in &pools {
             pool.shutdown().await;
         }
@@ -215,25 +174,13 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
         message: &'a str,
         errors: Option<()>,
     }
-    let body = serde_json::to_string(&ErrorBody {
-        code,
-        message,
-        errors: None,
-    })
-    .unwrap_or_else(|_| {
-        String::from(r#"{"code":"internal_error","message":"Internal error.","errors":null}"#)
-    });
+    let body = serde_json::to_string(&ErrorBody { code, message, errors: None })
+        .unwrap_or_else(|_| String::from(r#"{"code":"internal_error","message":"Internal error.","errors":null}"#));
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
 }
 
@@ -245,45 +192,25 @@ struct GatewayReply {
 }
 
 impl GatewayReply {
-    const NOT_FOUND: GatewayReply =
-        GatewayReply::new(StatusCode::NOT_FOUND, "not_found", "Not found.");
+    const NOT_FOUND: GatewayReply = GatewayReply::new(StatusCode::NOT_FOUND, "not_found", "Not found.");
     const TOO_LARGE: GatewayReply = GatewayReply::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
         "Request body is larger than the 6 MiB Lambda accepts.",
     );
-    const UNREADABLE: GatewayReply = GatewayReply::new(
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-        "The request body could not be read.",
-    );
-    const BAD_GATEWAY: GatewayReply = GatewayReply::new(
-        StatusCode::BAD_GATEWAY,
-        "bad_gateway",
-        "The function failed or gave an invalid response.",
-    );
-    const TIMEOUT: GatewayReply = GatewayReply::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        "gateway_timeout",
-        "The function did not answer in time.",
-    );
-    const SHUTTING_DOWN: GatewayReply = GatewayReply::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "service_unavailable",
-        "The gateway is shutting down.",
-    );
-    const INTERNAL: GatewayReply = GatewayReply::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "Internal error.",
-    );
+    const UNREADABLE: GatewayReply =
+        GatewayReply::new(StatusCode::BAD_REQUEST, "bad_request", "The request body could not be read.");
+    const BAD_GATEWAY: GatewayReply =
+        GatewayReply::new(StatusCode::BAD_GATEWAY, "bad_gateway", "The function failed or gave an invalid response.");
+    const TIMEOUT: GatewayReply =
+        GatewayReply::new(StatusCode::GATEWAY_TIMEOUT, "gateway_timeout", "The function did not answer in time.");
+    const SHUTTING_DOWN: GatewayReply =
+        GatewayReply::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "The gateway is shutting down.");
+    const INTERNAL: GatewayReply =
+        GatewayReply::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error.");
 
     const fn new(status: StatusCode, code: &'static str, message: &'static str) -> GatewayReply {
-        GatewayReply {
-            status,
-            code,
-            message,
-        }
+        GatewayReply { status, code, message }
     }
 }
 
@@ -292,9 +219,7 @@ impl GatewayReply {
 fn caller_request_id(headers: &http::HeaderMap) -> Option<HeaderValue> {
     let v = headers.get("x-request-id")?;
     let s = v.to_str().ok()?;
-    let ok = (1..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    let ok = (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
     ok.then(|| v.clone())
 }
 
@@ -339,24 +264,16 @@ async fn route_and_invoke(
     apigw_request_id: &str,
 ) -> Result<Response, GatewayReply> {
     let (parts, body) = req.into_parts();
-    let matched = state
-        .router
-        .find(&parts.method, parts.uri.path())
-        .ok_or(GatewayReply::NOT_FOUND)?;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let matched = state.router.find(&parts.method, parts.uri.path()).ok_or(GatewayReply::NOT_FOUND)?;
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > DRAIN_LIMIT_BYTES as u64) {
         return Err(GatewayReply::TOO_LARGE);
     }
-    let body = read_limited_draining(body, MAX_PAYLOAD_BYTES)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => GatewayReply::TOO_LARGE,
-            BodyError::Read(_) => GatewayReply::UNREADABLE,
-        })?;
+    let body = read_limited_draining(body, MAX_PAYLOAD_BYTES).await.map_err(|e| match e {
+        BodyError::TooLarge => GatewayReply::TOO_LARGE,
+        BodyError::Read(_) => GatewayReply::UNREADABLE,
+    })?;
 
     let ctx = EventContext {
         peer,
@@ -364,19 +281,9 @@ async fn route_and_invoke(
         request_id: apigw_request_id.to_owned(),
         now: time::OffsetDateTime::now_utc(),
     };
-    let event = build_event(
-        &parts,
-        &body,
-        matched.route_key,
-        matched.path_params.clone(),
-        &ctx,
-    );
+    let event = build_event(&parts, &body, matched.route_key, matched.path_params.clone(), &ctx);
     let payload = Bytes::from(serde_json::to_vec(&event).map_err(|_| GatewayReply::INTERNAL)?);
-    let pool = state
-        .pools
-        .get(matched.target)
-        .cloned()
-        .ok_or(GatewayReply::INTERNAL)?;
+    let pool = state.pools.get(matched.target).cloned().ok_or(GatewayReply::INTERNAL)?;
     // The invocation runs in its own task so a client that hangs up does not
     // cancel it half-way (API Gateway does not either) and the instance ends
     // in a known state.

@@ -98,20 +98,14 @@ impl Template {
     /// Reads and parses a template file.
     pub fn load(path: impl AsRef<Path>) -> Result<Template, GatewayError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| GatewayError::TemplateRead {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Template::parse(&text).map_err(|message| GatewayError::Template {
-            path: path.to_path_buf(),
-            message,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GatewayError::TemplateRead { path: path.to_path_buf(), source })?;
+        Template::parse(&text).map_err(|message| GatewayError::Template { path: path.to_path_buf(), message })
     }
 
     /// Parses template text. The error is a message; `load` adds the path.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let doc: Value =
-            serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+        let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
         let globals = doc.get("Globals").and_then(|g| g.get("Function"));
         let g_timeout = globals
             .and_then(|g| g.get("Timeout"))
@@ -138,9 +132,7 @@ impl Template {
             if resource.get("Type").and_then(plain_str) != Some("AWS::Serverless::Function") {
                 continue;
             }
-            functions.push(parse_function(
-                logical_id, resource, g_timeout, g_memory, g_vars,
-            )?);
+            functions.push(parse_function(logical_id, resource, g_timeout, g_memory, g_vars)?);
         }
         Ok(Template { functions })
     }
@@ -168,38 +160,26 @@ fn parse_function(
         .and_then(plain_str)
         .map(str::to_owned)
         .unwrap_or_else(|| kebab_case(logical_id));
-    let timeout = prop("Timeout")
-        .map(|v| number(v, &ctx("Timeout")))
-        .transpose()?
-        .flatten();
+    let timeout = prop("Timeout").map(|v| number(v, &ctx("Timeout"))).transpose()?.flatten();
     let timeout = timeout.or(g_timeout).unwrap_or(DEFAULT_TIMEOUT_SECS);
     if timeout == 0 {
         return Err(format!("{}: must be at least 1", ctx("Timeout")));
     }
-    let memory_mb = prop("MemorySize")
-        .map(|v| number(v, &ctx("MemorySize")))
-        .transpose()?
-        .flatten();
+    let memory_mb = prop("MemorySize").map(|v| number(v, &ctx("MemorySize"))).transpose()?.flatten();
     let memory_mb = memory_mb.or(g_memory).unwrap_or(DEFAULT_MEMORY_MB);
 
     // Merge the raw values first (the function's own win), and only then drop
     // the tagged ones: a function that sets `X: !Ref Y` over a global literal
     // `X` means "not that literal", so the developer's environment supplies it.
     let mut merged: BTreeMap<String, &Value> = BTreeMap::new();
-    for vars in [g_vars, props.and_then(env_variables)]
-        .into_iter()
-        .flatten()
-    {
+    for vars in [g_vars, props.and_then(env_variables)].into_iter().flatten() {
         for (k, v) in vars {
             if let Some(k) = plain_str(k) {
                 merged.insert(k.to_owned(), v);
             }
         }
     }
-    let env = merged
-        .into_iter()
-        .filter_map(|(k, v)| plain_scalar(v).map(|v| (k, v)))
-        .collect();
+    let env = merged.into_iter().filter_map(|(k, v)| plain_scalar(v).map(|v| (k, v))).collect();
 
     let mut http_routes = Vec::new();
     let mut sqs_sources = Vec::new();
@@ -214,55 +194,34 @@ fn parse_function(
             match event.get("Type").and_then(plain_str) {
                 Some("HttpApi") => {
                     let path = ev_prop("Path")
-                        .map(|v| {
-                            plain_str(v).ok_or_else(|| format!("{}: not a string", ectx("Path")))
-                        })
+                        .map(|v| plain_str(v).ok_or_else(|| format!("{}: not a string", ectx("Path"))))
                         .transpose()?;
                     let method = ev_prop("Method")
-                        .map(|v| {
-                            plain_str(v).ok_or_else(|| format!("{}: not a string", ectx("Method")))
-                        })
+                        .map(|v| plain_str(v).ok_or_else(|| format!("{}: not a string", ectx("Method"))))
                         .transpose()?;
                     let route = match (path, method) {
                         (None, None) => RouteSpec::Default,
                         (Some(path), method) => {
                             let method = method.unwrap_or("ANY").to_ascii_uppercase();
-                            crate::routes::validate_path(path)
-                                .map_err(|m| format!("{}: {m}", ectx("Path")))?;
-                            if method != "ANY"
-                                && http::Method::from_bytes(method.as_bytes()).is_err()
-                            {
-                                return Err(format!(
-                                    "{}: {method:?} is not an HTTP method",
-                                    ectx("Method")
-                                ));
+                            crate::routes::validate_path(path).map_err(|m| format!("{}: {m}", ectx("Path")))?;
+                            if method != "ANY" && http::Method::from_bytes(method.as_bytes()).is_err() {
+                                return Err(format!("{}: {method:?} is not an HTTP method", ectx("Method")));
                             }
-                            RouteSpec::Path {
-                                method,
-                                path: path.to_owned(),
-                            }
+                            RouteSpec::Path { method, path: path.to_owned() }
                         }
                         (None, Some(_)) => {
                             return Err(format!("{}: Method without Path", ectx("Path")));
                         }
                     };
-                    http_routes.push(HttpRouteDef {
-                        event_name: event_name.to_owned(),
-                        route,
-                    });
+                    http_routes.push(HttpRouteDef { event_name: event_name.to_owned(), route });
                 }
                 Some("SQS") => {
                     let queue = ev_prop("Queue")
                         .and_then(queue_ref)
                         .ok_or_else(|| format!("{}: missing or not understood", ectx("Queue")))?;
-                    let batch_size = ev_prop("BatchSize")
-                        .map(|v| number(v, &ectx("BatchSize")))
-                        .transpose()?
-                        .flatten();
+                    let batch_size = ev_prop("BatchSize").map(|v| number(v, &ectx("BatchSize"))).transpose()?.flatten();
                     let function_response_types = match ev_prop("FunctionResponseTypes") {
-                        Some(Value::Sequence(s)) => {
-                            s.iter().filter_map(plain_str).map(str::to_owned).collect()
-                        }
+                        Some(Value::Sequence(s)) => s.iter().filter_map(plain_str).map(str::to_owned).collect(),
                         _ => Vec::new(),
                     };
                     sqs_sources.push(SqsEventSource {
@@ -320,15 +279,10 @@ fn plain_scalar(v: &Value) -> Option<String> {
 /// (`!Ref TimeoutParam`) gives `None`, i.e. "use the default".
 fn number(v: &Value, what: &str) -> Result<Option<u64>, String> {
     match v {
-        Value::Number(n) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| format!("{what}: {n} is not a non-negative integer")),
-        Value::String(s) => s
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{what}: {s:?} is not a non-negative integer")),
+        Value::Number(n) => n.as_u64().map(Some).ok_or_else(|| format!("{what}: {n} is not a non-negative integer")),
+        Value::String(s) => {
+            s.trim().parse().map(Some).map_err(|_| format!("{what}: {s:?} is not a non-negative integer"))
+        }
         Value::Tagged(_) => Ok(None),
         _ => Err(format!("{what}: not a number")),
     }
@@ -340,11 +294,9 @@ fn queue_ref(v: &Value) -> Option<QueueRef> {
     fn joined(v: &Value) -> Option<String> {
         match v {
             Value::String(s) => Some(s.clone()),
-            Value::Sequence(parts) => parts
-                .iter()
-                .map(|p| plain_str(p).map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .map(|p| p.join(".")),
+            Value::Sequence(parts) => {
+                parts.iter().map(|p| plain_str(p).map(str::to_owned)).collect::<Option<Vec<_>>>().map(|p| p.join("."))
+            }
             _ => None,
         }
     }
@@ -357,10 +309,7 @@ fn queue_ref(v: &Value) -> Option<QueueRef> {
         Value::Mapping(m) if m.len() == 1 => {
             let (k, v) = m.iter().next()?;
             let tag = plain_str(k)?.trim_start_matches("Fn::").to_owned();
-            Some(QueueRef::Tagged {
-                tag,
-                value: joined(v)?,
-            })
+            Some(QueueRef::Tagged { tag, value: joined(v)? })
         }
         _ => None,
     }
@@ -487,24 +436,12 @@ Resources:
     #[test]
     fn http_routes_and_default_route() {
         let t = Template::parse(SAMPLE).unwrap();
-        let routes: Vec<_> = t
-            .function("AuthFunction")
-            .unwrap()
-            .http_routes
-            .iter()
-            .map(|r| r.route.clone())
-            .collect();
+        let routes: Vec<_> = t.function("AuthFunction").unwrap().http_routes.iter().map(|r| r.route.clone()).collect();
         assert_eq!(
             routes,
             vec![
-                RouteSpec::Path {
-                    method: "ANY".into(),
-                    path: "/api/v1/auth/{proxy+}".into()
-                },
-                RouteSpec::Path {
-                    method: "GET".into(),
-                    path: "/api/v1/me".into()
-                },
+                RouteSpec::Path { method: "ANY".into(), path: "/api/v1/auth/{proxy+}".into() },
+                RouteSpec::Path { method: "GET".into(), path: "/api/v1/me".into() },
                 RouteSpec::Default,
             ]
         );
@@ -521,10 +458,7 @@ Resources:
         // The function's tagged SHARED hides the global literal.
         assert_eq!(m.env.get("SHARED"), None);
         assert_eq!(m.env.get("PORT").map(String::as_str), Some("8080"));
-        assert_eq!(
-            m.env.get("FROM").map(String::as_str),
-            Some("noreply@example.com")
-        );
+        assert_eq!(m.env.get("FROM").map(String::as_str), Some("noreply@example.com"));
         assert_eq!(m.env.get("RUST_LOG").map(String::as_str), Some("info"));
     }
 
@@ -533,31 +467,13 @@ Resources:
         let t = Template::parse(SAMPLE).unwrap();
         let s = &t.function("MailerFunction").unwrap().sqs_sources;
         assert_eq!(s.len(), 3);
-        assert_eq!(
-            s[0].queue,
-            QueueRef::Tagged {
-                tag: "GetAtt".into(),
-                value: "ReceiptQueue.Arn".into()
-            }
-        );
+        assert_eq!(s[0].queue, QueueRef::Tagged { tag: "GetAtt".into(), value: "ReceiptQueue.Arn".into() });
         assert_eq!(s[0].queue.logical_id(), Some("ReceiptQueue"));
         assert_eq!(s[0].batch_size, 5);
-        assert_eq!(
-            s[0].function_response_types,
-            vec!["ReportBatchItemFailures".to_string()]
-        );
-        assert_eq!(
-            s[1].queue,
-            QueueRef::Tagged {
-                tag: "GetAtt".into(),
-                value: "OtherQueue.Arn".into()
-            }
-        );
+        assert_eq!(s[0].function_response_types, vec!["ReportBatchItemFailures".to_string()]);
+        assert_eq!(s[1].queue, QueueRef::Tagged { tag: "GetAtt".into(), value: "OtherQueue.Arn".into() });
         assert_eq!(s[1].batch_size, DEFAULT_SQS_BATCH_SIZE);
-        assert_eq!(
-            s[2].queue,
-            QueueRef::Plain("arn:aws:sqs:us-east-1:123456789012:q".into())
-        );
+        assert_eq!(s[2].queue, QueueRef::Plain("arn:aws:sqs:us-east-1:123456789012:q".into()));
     }
 
     #[test]
@@ -569,13 +485,7 @@ Resources:
         let f = &t.functions[0];
         assert_eq!(f.timeout, Duration::from_secs(DEFAULT_TIMEOUT_SECS));
         assert_eq!(f.memory_mb, DEFAULT_MEMORY_MB);
-        assert_eq!(
-            f.http_routes[0].route,
-            RouteSpec::Path {
-                method: "ANY".into(),
-                path: "/x".into()
-            }
-        );
+        assert_eq!(f.http_routes[0].route, RouteSpec::Path { method: "ANY".into(), path: "/x".into() });
     }
 
     #[test]

@@ -91,17 +91,11 @@ struct TestGateway {
 
 impl TestGateway {
     async fn start(max_instances: usize) -> TestGateway {
-        let dir = std::env::temp_dir().join(format!(
-            "local-gateway-test-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let dir = std::env::temp_dir().join(format!("local-gateway-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let template_path = dir.join("template.yaml");
         std::fs::write(&template_path, TEMPLATE).unwrap();
-        let bin_dir = Path::new(env!("CARGO_BIN_EXE_misbehaving-function"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_misbehaving-function")).parent().unwrap().to_path_buf();
         let config = GatewayConfig {
             template_path,
             bin_dir,
@@ -140,11 +134,7 @@ impl TestGateway {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap().unwrap();
         }
     }
 }
@@ -206,14 +196,7 @@ async fn echo_round_trip() {
     assert_eq!(e["headers"]["x-custom"], "v1");
     assert_eq!(e["headers"]["cookie"], "s=1; t=2");
     assert_eq!(e["headers"]["x-forwarded-proto"], "http");
-    assert!(
-        e["uri"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("{}/echo/42/", gw.base)),
-        "{}",
-        e["uri"]
-    );
+    assert!(e["uri"].as_str().unwrap().starts_with(&format!("{}/echo/42/", gw.base)), "{}", e["uri"]);
     assert!(e["request_id"].as_str().is_some_and(|id| id.len() == 36));
     // Template literals arrive, `!Ref` values do not, config's extra env wins.
     assert_eq!(e["env"]["FIXTURE_GREETING"], "hello");
@@ -233,13 +216,7 @@ async fn echo_round_trip() {
     assert_eq!(e["body"], "");
 
     // A body that is not UTF-8 travels base64-encoded and arrives intact.
-    let res = gw
-        .http
-        .put(gw.url("/echo/bin"))
-        .body(vec![0xffu8, b'o', b'k'])
-        .send()
-        .await
-        .unwrap();
+    let res = gw.http.put(gw.url("/echo/bin")).body(vec![0xffu8, b'o', b'k']).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(json_body(res).await["body"], "\u{fffd}ok");
     gw.stop().await;
@@ -250,35 +227,15 @@ async fn unknown_routes_are_404_in_the_error_format() {
     let gw = TestGateway::start(1).await;
     let res = gw.get("/nope").await;
     let body = assert_error(res, 404, "not_found").await;
-    assert_eq!(
-        body,
-        json!({"code": "not_found", "message": "Not found.", "errors": null})
-    );
+    assert_eq!(body, json!({"code": "not_found", "message": "Not found.", "errors": null}));
     // Gateway-made errors carry X-Request-Id: the caller's if well formed.
-    let res = gw
-        .http
-        .get(gw.url("/nope"))
-        .header("x-request-id", "abc.1:2-3")
-        .send()
-        .await
-        .unwrap();
+    let res = gw.http.get(gw.url("/nope")).header("x-request-id", "abc.1:2-3").send().await.unwrap();
     assert_eq!(res.headers()["x-request-id"], "abc.1:2-3");
-    let res = gw
-        .http
-        .get(gw.url("/nope"))
-        .header("x-request-id", "bad id!")
-        .send()
-        .await
-        .unwrap();
+    let res = gw.http.get(gw.url("/nope")).header("x-request-id", "bad id!").send().await.unwrap();
     assert_ne!(res.headers()["x-request-id"], "bad id!");
     assert!(!res.headers()["x-request-id"].is_empty());
     // Known path, wrong method.
-    assert_error(
-        gw.http.post(gw.url("/slow")).send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_error(gw.http.post(gw.url("/slow")).send().await.unwrap(), 404, "not_found").await;
     // A param never matches an empty segment.
     assert_error(gw.get("/echo/").await, 404, "not_found").await;
     // Nothing was started for any of these.
@@ -312,10 +269,7 @@ async fn timeout_is_504_and_the_instance_is_replaced() {
     let started = Instant::now();
     assert_error(gw.get("/sleep").await, 504, "gateway_timeout").await;
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(8),
-        "took {took:?}"
-    );
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "took {took:?}");
     let after = echo_ok(&gw).await["pid"].clone();
     assert_ne!(before, after, "a timed-out instance must not be reused");
     gw.stop().await;
@@ -342,19 +296,9 @@ async fn concurrent_requests_scale_up_to_the_limit() {
         assert_eq!(res.status(), 200);
         pids.insert(json_body(res).await["pid"].as_u64().unwrap());
     }
-    assert!(
-        pids.len() > 1,
-        "only one instance served 8 concurrent requests"
-    );
-    assert!(
-        pids.len() <= LIMIT,
-        "{} instances for a limit of {LIMIT}",
-        pids.len()
-    );
-    assert!(
-        max_live <= LIMIT,
-        "{max_live} live instances for a limit of {LIMIT}"
-    );
+    assert!(pids.len() > 1, "only one instance served 8 concurrent requests");
+    assert!(pids.len() <= LIMIT, "{} instances for a limit of {LIMIT}", pids.len());
+    assert!(max_live <= LIMIT, "{max_live} live instances for a limit of {LIMIT}");
     // They stay warm.
     assert_eq!(gw.pool.live_instances(), pids.len());
     gw.stop().await;
@@ -364,29 +308,14 @@ async fn concurrent_requests_scale_up_to_the_limit() {
 async fn oversized_body_is_413_without_invoking() {
     let gw = TestGateway::start(1).await;
     let body = vec![b'a'; 6 * 1024 * 1024 + 1];
-    let res = gw
-        .http
-        .post(gw.url("/echo/1"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = gw.http.post(gw.url("/echo/1")).body(body).send().await.unwrap();
     assert_error(res, 413, "payload_too_large").await;
     assert_eq!(gw.pool.live_instances(), 0);
     // Just under the limit still goes through (base64 would not be needed).
     let body = vec![b'a'; 1024 * 1024];
-    let res = gw
-        .http
-        .post(gw.url("/echo/1"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = gw.http.post(gw.url("/echo/1")).body(body).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        json_body(res).await["body"].as_str().unwrap().len(),
-        1024 * 1024
-    );
+    assert_eq!(json_body(res).await["body"].as_str().unwrap().len(), 1024 * 1024);
     gw.stop().await;
 }
 
@@ -395,19 +324,11 @@ async fn cookies_and_binary_responses() {
     let gw = TestGateway::start(1).await;
     let res = gw.get("/cookies").await;
     assert_eq!(res.status(), 200);
-    let cookies: Vec<_> = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cookies: Vec<_> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     assert_eq!(cookies, ["a=1; Path=/", "b=2; HttpOnly"]);
     let res = gw.get("/binary").await;
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.bytes().await.unwrap().as_ref(),
-        &[0xff, 0x00, 0xfe, 0x80]
-    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &[0xff, 0x00, 0xfe, 0x80]);
     gw.stop().await;
 }
 
@@ -419,8 +340,5 @@ async fn shutdown_kills_every_instance() {
     let pool = gw.pool.clone();
     gw.stop().await;
     assert_eq!(pool.live_instances(), 0);
-    assert!(
-        !Path::new(&format!("/proc/{pid}")).exists(),
-        "instance {pid} outlived the gateway"
-    );
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "instance {pid} outlived the gateway");
 }

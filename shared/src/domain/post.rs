@@ -117,7 +117,12 @@ pub struct PostInput {
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct NewPost {
-    #[schema(min_length = 3, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Hello Lambda")]
+    #[schema(
+        min_length = 3,
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$",
+        example = "Hello Lambda"
+    )]
     title: String,
     /// May be empty.
     #[schema(max_length = 20000, example = "Rust starts fast.")]

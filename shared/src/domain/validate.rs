@@ -42,7 +42,9 @@ pub fn is_valid_email(email: &str) -> bool {
         && local.len() <= 64
         && domain.contains('.')
         && domain.split('.').all(|label| {
-            !label.is_empty() && !label.starts_with('-') && !label.ends_with('-')
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
                 && label.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
 }

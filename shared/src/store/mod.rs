@@ -123,7 +123,8 @@ impl ItemReader<'_> {
 
     pub fn time(&self, name: &str) -> Result<time::OffsetDateTime, Error> {
         let text = self.string(name)?;
-        crate::timefmt::parse_rfc3339(&text).ok_or_else(|| Error::internal(format!("item attribute {name} is not a time")))
+        crate::timefmt::parse_rfc3339(&text)
+            .ok_or_else(|| Error::internal(format!("item attribute {name} is not a time")))
     }
 }
 
@@ -138,7 +139,12 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
         SdkError::ServiceError(e) => matches!(
             e.err().code(),
-            Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "InternalServerError")
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+            )
         ),
         _ => false,
     };

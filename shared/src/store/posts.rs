@@ -48,10 +48,29 @@ fn listing_for(filter: &PostFilter, viewer: Option<&Principal>) -> Option<Listin
         let (index, partition_attribute, key_attributes) = if by_title { title } else { creation };
         Listing { index, partition_attribute, partition, key_attributes, visibility_filter }
     };
-    let all = || pick((keys::GSI1, keys::GSI1_PK, FEED_BY_CREATION), (keys::GSI2, keys::GSI2_PK, FEED_BY_TITLE), keys::ALL_POSTS.to_owned(), true);
-    let public = || pick((keys::GSI5, keys::GSI5_PK, PUBLIC_BY_CREATION), (keys::GSI6, keys::GSI6_PK, PUBLIC_BY_TITLE), keys::PUBLIC_POSTS.to_owned(), false);
+    let all = || {
+        pick(
+            (keys::GSI1, keys::GSI1_PK, FEED_BY_CREATION),
+            (keys::GSI2, keys::GSI2_PK, FEED_BY_TITLE),
+            keys::ALL_POSTS.to_owned(),
+            true,
+        )
+    };
+    let public = || {
+        pick(
+            (keys::GSI5, keys::GSI5_PK, PUBLIC_BY_CREATION),
+            (keys::GSI6, keys::GSI6_PK, PUBLIC_BY_TITLE),
+            keys::PUBLIC_POSTS.to_owned(),
+            false,
+        )
+    };
     let author_all = |author: &str| {
-        pick((keys::GSI3, keys::GSI3_PK, AUTHOR_BY_CREATION), (keys::GSI4, keys::GSI4_PK, AUTHOR_BY_TITLE), keys::posts_of_author(author), false)
+        pick(
+            (keys::GSI3, keys::GSI3_PK, AUTHOR_BY_CREATION),
+            (keys::GSI4, keys::GSI4_PK, AUTHOR_BY_TITLE),
+            keys::posts_of_author(author),
+            false,
+        )
     };
     let author_visibility = |author: &str, is_public: bool| {
         pick(
@@ -110,9 +129,10 @@ impl Listing {
         let id = key.get(keys::PK).and_then(|pk| pk.strip_prefix("POST#")).unwrap_or_default().to_owned();
         let mut position = PositionKey::from([("id".to_owned(), id)]);
         if self.by_title()
-            && let Some((title, _)) = key.get(self.index_sort_attribute()).and_then(|s| s.rsplit_once('\u{1}')) {
-                position.insert("title".to_owned(), title.to_owned());
-            }
+            && let Some((title, _)) = key.get(self.index_sort_attribute()).and_then(|s| s.rsplit_once('\u{1}'))
+        {
+            position.insert("title".to_owned(), title.to_owned());
+        }
         position
     }
 }
@@ -438,10 +458,8 @@ impl PostRepository {
                         .send()
                         .await
                         .map_err(|e| sdk_error("BatchWriteItem", e))?;
-                    requests = output
-                        .unprocessed_items
-                        .and_then(|mut left| left.remove(&self.table.name))
-                        .unwrap_or_default();
+                    requests =
+                        output.unprocessed_items.and_then(|mut left| left.remove(&self.table.name)).unwrap_or_default();
                     if requests.is_empty() {
                         break;
                     }
@@ -531,7 +549,10 @@ impl PostRepository {
             .build()
             .map_err(Error::internal)?;
         self.table
-            .transact([TransactWriteItem::builder().update(count).build(), TransactWriteItem::builder().put(put).build()])
+            .transact([
+                TransactWriteItem::builder().update(count).build(),
+                TransactWriteItem::builder().put(put).build(),
+            ])
             .await
     }
 
@@ -628,7 +649,8 @@ impl PostRepository {
                     per_call: page_size + 2,
                 };
                 let mut raw =
-                    paging::read_page(&self.table, &post_then_comments, Direction::Forward, None, page_size + 1).await?;
+                    paging::read_page(&self.table, &post_then_comments, Direction::Forward, None, page_size + 1)
+                        .await?;
                 let post = match raw.items.first() {
                     Some(item) if is_post(item) && !is_deleting(item) => post_from(item)?,
                     _ => return Ok((None, ListPage { results: vec![], next: None, previous: None })),

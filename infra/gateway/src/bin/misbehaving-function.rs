@@ -25,12 +25,7 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(req: Request) -> Result<Response<Body>, Error> {
     let path = req.uri().path().to_owned();
-    let first = path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_owned();
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("").to_owned();
     match first.as_str() {
         "echo" => echo(&req),
         "slow" => {
@@ -62,10 +57,7 @@ async fn handle(req: Request) -> Result<Response<Body>, Error> {
 }
 
 fn text(status: StatusCode, body: &str) -> Result<Response<Body>, Error> {
-    Ok(Response::builder()
-        .status(status)
-        .header("content-type", "text/plain")
-        .body(Body::Text(body.to_owned()))?)
+    Ok(Response::builder().status(status).header("content-type", "text/plain").body(Body::Text(body.to_owned()))?)
 }
 
 fn echo(req: &Request) -> Result<Response<Body>, Error> {
@@ -81,12 +73,7 @@ fn echo(req: &Request) -> Result<Response<Body>, Error> {
     let headers: BTreeMap<String, String> = req
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
     let route_key = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
