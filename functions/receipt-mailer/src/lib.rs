@@ -78,11 +78,18 @@ pub struct Mailer {
     /// How long a claim holds before another delivery may take it: longer
     /// than the function's timeout, so a live sender is never overtaken.
     pub claim_lease_secs: i64,
+    /// The SES configuration set whose event destination reports bounces
+    /// and complaints (none locally: moto has no event destinations).
+    pub configuration_set: Option<String>,
 }
 
 impl Mailer {
     pub fn new(table: Table, ses: aws_sdk_sesv2::Client, from_address: String, claim_lease_secs: i64) -> Self {
-        Self { orders: OrderRepository::new(table), ses, from_address, claim_lease_secs }
+        Self { orders: OrderRepository::new(table), ses, from_address, claim_lease_secs, configuration_set: None }
+    }
+
+    pub fn with_configuration_set(self, configuration_set: Option<String>) -> Self {
+        Self { configuration_set, ..self }
     }
 
     /// One batch: every message handled in turn; the failed ones reported
@@ -185,6 +192,7 @@ impl Mailer {
             .ses
             .send_email()
             .from_email_address(&self.from_address)
+            .set_configuration_set_name(self.configuration_set.clone())
             .destination(Destination::builder().to_addresses(&order.email).build())
             .content(EmailContent::builder().simple(message).build())
             .send()

@@ -1,6 +1,6 @@
 use lambda_runtime::service_fn;
 use receipt_mailer::Mailer;
-use shared::config::{StoreSettings, parse_or, required};
+use shared::config::{StoreSettings, optional, parse_or, required};
 use shared::store::Table;
 use shared::{aws, telemetry};
 
@@ -12,7 +12,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let claim_lease_secs = parse_or("RECEIPT_CLAIM_LEASE_SECONDS", 60i64)?;
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    let mailer = Mailer::new(table, aws::sesv2_client(&sdk), from_address, claim_lease_secs);
+    let mailer = Mailer::new(table, aws::sesv2_client(&sdk), from_address, claim_lease_secs)
+        .with_configuration_set(optional("SES_CONFIGURATION_SET"));
     let mailer = &mailer;
     lambda_runtime::run(service_fn(move |event| mailer.handle_batch(event))).await
 }
