@@ -288,7 +288,13 @@ async fn around_request(mut req: Request, next: Next, options: ApiOptions) -> Re
     req.extensions_mut().insert(request_id.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %request_id.0, method = %method, path = %path);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id.0,
+        method = %method,
+        path = %path,
+        correlation_id = tracing::field::Empty
+    );
 
     let (response, calls) = telemetry::count_aws_calls(next.run(req)).instrument(span.clone()).await;
     let mut response = error_format_for_bare_405(response, &method);

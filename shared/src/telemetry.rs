@@ -146,6 +146,42 @@ fn level_name(level: Level) -> &'static str {
     }
 }
 
+/// An email address as logs may show it: `j***@example.com`. Enough for an
+/// operator to tell two customers apart, not enough to write to one.
+pub fn mask_email(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        _ => "***".to_owned(),
+    }
+}
+
+/// `text` with every word that looks like an email address masked (SES
+/// names addresses in some of its errors).
+pub fn mask_emails_in(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let trimmed = word.trim_end_matches([',', '.', ';', ':', ')']);
+            match trimmed.split_once('@') {
+                Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                    format!("{}{}", mask_email(trimmed), &word[trimmed.len()..])
+                }
+                _ => word.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Marks the request or event being served with the correlation id of the
+/// order it is about: every later line of it (its closing line included)
+/// carries `correlation_id`.
+pub fn record_correlation_id(correlation_id: &str) {
+    tracing::Span::current().record("correlation_id", correlation_id);
+}
+
 /// AWS calls made while serving one request, per service; calls made only to
 /// enforce rate limits are kept apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -253,6 +289,17 @@ mod tests {
         .await;
         assert_eq!(calls.operation_json(), r#"{"dynamodb":2,"sqs":1}"#);
         assert_eq!(calls.throttle_json(), r#"{"dynamodb":1}"#);
+    }
+
+    #[test]
+    fn emails_are_masked() {
+        assert_eq!(mask_email("jane.doe@example.com"), "j***@example.com");
+        assert_eq!(mask_email("not-an-address"), "***");
+        assert_eq!(
+            mask_emails_in("Email address not verified alice.b@example.com, sorry"),
+            "Email address not verified a***@example.com, sorry"
+        );
+        assert_eq!(mask_emails_in("no address here"), "no address here");
     }
 
     #[tokio::test]

@@ -194,10 +194,11 @@ async fn a_purchase_with_the_test_card_is_paid_by_localstripes_webhook_and_maile
     assert_eq!(line["event_type"], "payment_intent.succeeded");
     assert_eq!(line["aws_calls"]["sqs"], 1, "{line}");
     assert!(line["request_id"].is_string() && line["duration_ms"].is_number(), "{line}");
-    // The mailer's line carries the webhook's request id as correlation id.
+    // The mailer's line carries the order's correlation id, as the webhook's does.
     let mailer = events_completed("receipt_mailer", &order.id);
     let sent = mailer.iter().find(|l| l["status"] == "sent").expect("the mailer's event completed line");
-    assert_eq!(sent["correlation_id"], line["request_id"]);
+    assert!(line["correlation_id"].is_string(), "{line}");
+    assert_eq!(sent["correlation_id"], line["correlation_id"]);
     assert_eq!(sent["aws_calls"]["ses"], 1, "{sent}");
     assert!(sent["aws_calls"]["dynamodb"].as_u64().unwrap() <= 3, "{sent}");
 

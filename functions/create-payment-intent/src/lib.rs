@@ -117,6 +117,7 @@ async fn create_payment_intent(
     if !order.readable_by(caller_id, presented) {
         return Err(Error::NotFound);
     }
+    shared::telemetry::record_correlation_id(&order.correlation_id);
     ensure_payable(&order)?;
     let intent = match &order.payment_intent_id {
         Some(recorded) => state.stripe.retrieve_payment_intent(recorded).await?,
@@ -151,7 +152,13 @@ fn ensure_payable(order: &OrderHead) -> Result<()> {
 async fn create_and_record(state: &IntentState, order: &OrderHead) -> Result<PaymentIntent> {
     let created = state
         .stripe
-        .create_payment_intent(order.amount, &order.currency, &order.id, &idempotency_key(&order.id))
+        .create_payment_intent(
+            order.amount,
+            &order.currency,
+            &order.id,
+            &order.correlation_id,
+            &idempotency_key(&order.id),
+        )
         .await?;
     let current = match state.orders.record_payment_intent(&order.id, &created.id).await? {
         IntentRecord::Recorded => {

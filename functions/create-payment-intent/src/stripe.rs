@@ -84,12 +84,16 @@ impl StripeClient {
         amount: i64,
         currency: &str,
         order_id: &str,
+        correlation_id: &str,
         idempotency_key: &str,
     ) -> Result<PaymentIntent, StripeError> {
+        // Stripe echoes metadata in every event about the intent: the
+        // webhook learns the order and its correlation id from it.
         let form = [
             ("amount", amount.to_string()),
             ("currency", currency.to_owned()),
             ("metadata[order_id]", order_id.to_owned()),
+            ("metadata[correlation_id]", correlation_id.to_owned()),
         ];
         let request = self
             .http

@@ -17,6 +17,7 @@ use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
 use shared::pagination::{CursorCodec, Page, absolute_url, parse_page_size, scope_of};
 use shared::store::{OrderRepository, ProductRepository, Table, UserRepository};
+use shared::telemetry;
 use shared::throttle::{self, Throttle};
 use shared::tokens::TokenService;
 use shared::{Error, FieldErrors, Result, ids, timefmt};
@@ -123,7 +124,9 @@ async fn create_order(
         receipt_sent_at: None,
         created_at: now,
         updated_at: now,
+        correlation_id: ids::new_id_at(now),
     };
+    telemetry::record_correlation_id(&order.correlation_id);
     state.orders.create(&order).await?;
     tracing::info!(
         order_id = %order.id,

@@ -175,7 +175,7 @@ impl Mailer {
         if !self.orders.mark_receipt_sent(&order.id, &claim_id, &message_id).await? {
             tracing::warn!("receipt sent after its claim lapsed; another delivery may send it too");
         }
-        tracing::info!(ses_message_id = %message_id, "receipt sent");
+        tracing::info!(ses_message_id = %message_id, to = %shared::telemetry::mask_email(&order.email), "receipt sent");
         Ok(Delivered::Sent)
     }
 
@@ -197,33 +197,11 @@ impl Mailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| MailerError::Send(mask_emails(&aws_sdk_sesv2::error::DisplayErrorContext(e).to_string())))?;
+            .map_err(|e| {
+                MailerError::Send(shared::telemetry::mask_emails_in(
+                    &aws_sdk_sesv2::error::DisplayErrorContext(e).to_string(),
+                ))
+            })?;
         Ok(output.message_id.unwrap_or_default())
-    }
-}
-
-/// SES names addresses in some errors (a sandbox's unverified recipient);
-/// logs keep only their domain.
-fn mask_emails(text: &str) -> String {
-    text.split(' ')
-        .map(|word| match word.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => format!("***@{domain}"),
-            _ => word.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_in_errors_keep_only_their_domain() {
-        assert_eq!(
-            mask_emails("Email address not verified alice.b@example.com, sorry"),
-            "Email address not verified ***@example.com, sorry"
-        );
-        assert_eq!(mask_emails("no address here"), "no address here");
     }
 }

@@ -128,6 +128,7 @@ mod tests {
             email: "alice@example.com".into(),
             user_id: None,
             token_hash: None,
+            correlation_id: "01JF2Z3B7K9M1N4P6Q8R0S2T4W".into(),
             lines: vec![
                 OrderLine {
                     product_id: "p1".into(),

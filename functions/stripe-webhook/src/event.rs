@@ -37,6 +37,9 @@ pub struct ObjectSummary {
     pub payment_intent: Option<String>,
     /// `metadata.order_id`, which our PaymentIntents carry.
     pub order_id: Option<String>,
+    /// `metadata.correlation_id`: the order's, made when it was placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 impl EventSummary {
@@ -72,6 +75,10 @@ impl EventSummary {
                 refunded: object.get("refunded").and_then(Value::as_bool),
                 payment_intent,
                 order_id: object.pointer("/metadata/order_id").and_then(text),
+                correlation_id: object
+                    .pointer("/metadata/correlation_id")
+                    .and_then(text)
+                    .filter(|c| shared::http::RequestId::is_well_formed(c)),
             },
         })
     }

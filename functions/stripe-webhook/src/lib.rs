@@ -109,6 +109,9 @@ async fn receive_stripe_event(
         body_sha256: Some(hex::encode(Sha256::digest(&body))),
         body_bytes: Some(body.len()),
     };
+    if let Some(correlation_id) = &event.object.correlation_id {
+        shared::telemetry::record_correlation_id(correlation_id);
+    }
     let handled = state.processor.handle(&event, &delivery).await;
     log_event_completed(&event, &handled, started, &aws_calls_so_far());
     handled?;

@@ -73,14 +73,21 @@ pub struct ReceiptQueue {
 }
 
 impl ReceiptQueue {
-    /// The message names the order and the delivery that queued it, so the
-    /// mailer's log lines can be found from the webhook's and back.
+    /// The message names the order and carries its correlation id (in the
+    /// body and as a message attribute), so the mailer's log lines join the
+    /// order's others.
     async fn send(&self, order_id: &str, correlation_id: &str) -> Result<(), WebhookError> {
         let body = serde_json::json!({"order_id": order_id, "correlation_id": correlation_id});
+        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(correlation_id)
+            .build()
+            .map_err(|e| WebhookError::Queue(e.to_string()))?;
         self.client
             .send_message()
             .queue_url(&self.url)
             .message_body(body.to_string())
+            .message_attributes("correlation_id", attribute)
             .send()
             .await
             .map_err(|e| WebhookError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
@@ -135,7 +142,10 @@ impl Processor {
         let (outcome, order_id, receipt_due) = self.apply(event).await?;
         let mut also = Vec::new();
         if let (true, Some(order_id)) = (receipt_due, &order_id) {
-            self.receipts.send(order_id, &delivery.request_id).await?;
+            // Intents made before correlation ids existed carry none: the
+            // order id then serves, as every line about the order has it.
+            let correlation_id = event.object.correlation_id.as_deref().unwrap_or(order_id);
+            self.receipts.send(order_id, correlation_id).await?;
             also.push(self.orders.receipt_enqueued_write(order_id)?);
         }
         self.events.finish(&event.id, outcome.as_str(), delivery, also).await?;

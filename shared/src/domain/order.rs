@@ -134,6 +134,10 @@ pub struct Order {
     pub receipt_sent_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Made with the order and carried by everything done for it (the
+    /// PaymentIntent's metadata, the webhook, the receipt message), so one
+    /// search of the logs follows an order from the API to its email.
+    pub correlation_id: String,
 }
 
 impl Order {
@@ -539,6 +543,7 @@ mod tests {
             receipt_sent_at: None,
             created_at: now,
             updated_at: now,
+            correlation_id: "c".into(),
         };
         assert!(order.readable_by(Some("alice"), None));
         assert!(!order.readable_by(Some("bob"), None));

@@ -36,6 +36,7 @@ pub struct OrderHead {
     pub receipt_status: ReceiptStatus,
     /// The receipt message has been handed to the queue at least once.
     pub receipt_enqueued: bool,
+    pub correlation_id: String,
 }
 
 impl OrderHead {
@@ -117,6 +118,7 @@ impl OrderRepository {
         head.insert("currency".into(), s(&order.currency));
         head.insert("item_count".into(), n(order.lines.len()));
         head.insert("receipt_status".into(), s(order.receipt_status.as_str()));
+        head.insert("correlation_id".into(), s(&order.correlation_id));
         head.insert("created_at".into(), s(timefmt::rfc3339(order.created_at)));
         head.insert("updated_at".into(), s(timefmt::rfc3339(order.updated_at)));
         if let Some(hash) = &order.token_hash {
@@ -526,8 +528,10 @@ fn head_from(item: &Item) -> Result<OrderHead> {
     let read = ItemReader(item);
     let status = read.string("status")?;
     let receipt = read.string("receipt_status")?;
+    let id = read.string("order_id")?;
     Ok(OrderHead {
-        id: read.string("order_id")?,
+        correlation_id: read.optional_string("correlation_id").unwrap_or_else(|| id.clone()),
+        id,
         status: OrderStatus::parse(&status).ok_or_else(|| Error::internal(format!("order status {status:?}")))?,
         email: read.string("email")?,
         user_id: read.optional_string("user_id"),
@@ -584,6 +588,7 @@ fn orders_from(items: &[Item]) -> Result<Vec<Order>> {
                 receipt_sent_at: read.optional_string("receipt_sent_at").and_then(|t| timefmt::parse_rfc3339(&t)),
                 created_at: read.time("created_at")?,
                 updated_at: read.time("updated_at")?,
+                correlation_id: head.correlation_id,
             })
         })
         .collect()
