@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
@@ -145,14 +144,11 @@ impl OrderRepository {
             }
             writes.push(put_new(&self.table.name, item)?);
         }
-        self.table
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| sdk_error("TransactWriteItems", e))?;
-        Ok(())
+        if self.table.transact(writes).await? {
+            Ok(())
+        } else {
+            Err(Error::internal(format!("order id {} is taken", order.id)))
+        }
     }
 
     /// The order with its lines: one strongly consistent Query.
@@ -174,17 +170,8 @@ impl OrderRepository {
 
     /// The order item alone: one strongly consistent GetItem.
     pub async fn get_head(&self, order_id: &str) -> Result<Option<OrderHead>> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::order(order_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.as_ref().map(head_from).transpose()
+        let item = self.table.get(keys::order(order_id)).await?;
+        item.as_ref().map(head_from).transpose()
     }
 
     /// A page of a customer's orders, newest first, each with its lines.
@@ -270,37 +257,19 @@ impl OrderRepository {
         let mut link = item_with_key(keys::payment_intent(payment_intent_id));
         link.insert("order_id".into(), s(order_id));
         link.insert("created_at".into(), s(&now));
-        let result = self
-            .table
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(put_new(&self.table.name, link)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(IntentRecord::Recorded),
-            Err(e) if is_condition_cancellation(&e) => {
-                let head = self.get_head(order_id).await?.ok_or(Error::NotFound)?;
-                Ok(IntentRecord::Kept(head))
-            }
-            Err(e) => Err(sdk_error("TransactWriteItems", e)),
+        let writes = [TransactWriteItem::builder().update(update).build(), put_new(&self.table.name, link)?];
+        if self.table.transact(writes).await? {
+            Ok(IntentRecord::Recorded)
+        } else {
+            let head = self.get_head(order_id).await?.ok_or(Error::NotFound)?;
+            Ok(IntentRecord::Kept(head))
         }
     }
 
     /// The order a PaymentIntent was made for.
     pub async fn order_of_payment_intent(&self, payment_intent_id: &str) -> Result<Option<String>> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::payment_intent(payment_intent_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.as_ref().map(|item| ItemReader(item).string("order_id")).transpose()
+        let item = self.table.get(keys::payment_intent(payment_intent_id)).await?;
+        item.as_ref().map(|item| ItemReader(item).string("order_id")).transpose()
     }
 
     /// Moves the order from `from` by `change`, only if it is still in
@@ -513,15 +482,6 @@ fn put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
         .build()
         .map_err(Error::internal)?;
     Ok(TransactWriteItem::builder().put(put).build())
-}
-
-fn is_condition_cancellation<R>(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => {
-            cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-        }
-        _ => false,
-    }
 }
 
 fn head_from(item: &Item) -> Result<OrderHead> {

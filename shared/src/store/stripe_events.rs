@@ -146,14 +146,11 @@ impl StripeEventRepository {
         let mut writes =
             vec![TransactWriteItem::builder().update(close).build(), self.delivery_write(event_id, outcome, delivery)?];
         writes.extend(also);
-        self.table
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| sdk_error("TransactWriteItems", e))?;
-        Ok(())
+        if self.table.transact(writes).await? {
+            Ok(())
+        } else {
+            Err(Error::internal(format!("event {event_id} could not be closed")))
+        }
     }
 
     /// Audits a delivery of an event that was already processed.
@@ -180,17 +177,7 @@ impl StripeEventRepository {
     }
 
     async fn get_item(&self, event_id: &str) -> Result<Option<Item>> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::stripe_event(event_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        Ok(output.item)
+        self.table.get(keys::stripe_event(event_id)).await
     }
 }
 
