@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use e2e_tests::commerce::{LocalStripe, guest_order, log_lines, payment_intent, wait_for_order};
+use e2e_tests::commerce::{
+    LocalStripe, deliver_raw, event_id, guest_order, log_lines, now, payment_intent, payment_intent_event,
+    stripe_signature, wait_for_order, webhook_secret,
+};
 use e2e_tests::{Api, required_setting, setting};
 
 #[tokio::test]
@@ -52,6 +55,16 @@ async fn one_correlation_id_follows_an_order_from_the_api_to_its_email() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["to"], format!("{first}***@{domain}"));
 
+    // A delivery signed here, so its signature is known: it must not be kept
+    // in the log either (nor the event's client secret or receipt email).
+    let event = payment_intent_event("payment_intent.succeeded", &event_id(), &intent, &order.id, 1, "usd");
+    let body = serde_json::to_string(&event).unwrap();
+    let signature = stripe_signature(&body, &webhook_secret(), now());
+    let reply = deliver_raw(&api, &body, Some(&signature)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let v1 = signature.rsplit("v1=").next().unwrap().to_owned();
+    let client_secret = format!("{intent}_secret_do_not_keep");
+
     // Nothing secret anywhere in the stack's log.
     let log = std::fs::read_to_string(setting("STACK_LOG").expect("make test sets STACK_LOG")).unwrap();
     for (what, secret) in [
@@ -60,6 +73,9 @@ async fn one_correlation_id_follows_an_order_from_the_api_to_its_email() {
         ("card number", "4242424242424242"),
         ("Stripe secret key", &required_setting("STRIPE_SECRET_KEY")),
         ("webhook secret", &required_setting("STRIPE_WEBHOOK_SECRET")),
+        ("Stripe-Signature", &v1),
+        ("PaymentIntent client secret", &client_secret),
+        ("the event's receipt email", "someone@example.com"),
     ] {
         assert!(!log.contains(secret), "the {what} is in the logs");
     }
