@@ -128,6 +128,25 @@ impl ItemReader<'_> {
     }
 }
 
+/// A conditional UpdateItem's result: `None` when its condition did not
+/// hold (the caller knows which rule that was), the output otherwise.
+pub fn updated_if<R>(
+    result: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+    >,
+) -> Result<Option<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput>, Error>
+where
+    R: std::fmt::Debug,
+{
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(e) => Err(sdk_error("UpdateItem", e)),
+    }
+}
+
 /// An SDK failure as the client should see it: the store being unreachable
 /// or overloaded is a 503 worth retrying; anything else is our fault.
 pub fn sdk_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> Error

@@ -6,11 +6,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::paging::{self, ListPage, PositionKey, RawPage};
-use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
 use crate::domain::order::{Order, OrderLine, OrderStatus, ReceiptStatus, may_read};
 use crate::pagination::Direction;
 use crate::{Error, Result, timefmt};
@@ -317,12 +316,9 @@ impl OrderRepository {
                 .update_expression("SET #status = :to, updated_at = :now, refunded_at = :now, refund_event_id = :event")
                 .expression_attribute_values(":event", s(event_id)),
         };
-        match update.send().await {
-            Ok(_) => Ok(Transition::Done),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(Transition::Stale)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
+        match updated_if(update.send().await)? {
+            Some(_) => Ok(Transition::Done),
+            None => Ok(Transition::Stale),
         }
     }
 
@@ -370,16 +366,13 @@ impl OrderRepository {
             .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(ReceiptClaim::Claimed),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(match self.get_head(order_id).await? {
-                    None => ReceiptClaim::NoSuchOrder,
-                    Some(head) if head.receipt_status == ReceiptStatus::Sent => ReceiptClaim::AlreadySent,
-                    Some(_) => ReceiptClaim::HeldElsewhere,
-                })
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
+        match updated_if(result)? {
+            Some(_) => Ok(ReceiptClaim::Claimed),
+            None => Ok(match self.get_head(order_id).await? {
+                None => ReceiptClaim::NoSuchOrder,
+                Some(head) if head.receipt_status == ReceiptStatus::Sent => ReceiptClaim::AlreadySent,
+                Some(_) => ReceiptClaim::HeldElsewhere,
+            }),
         }
     }
 
@@ -403,12 +396,9 @@ impl OrderRepository {
             .expression_attribute_values(":claim", s(claim_id))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
+        match updated_if(result)? {
+            Some(_) => Ok(true),
+            None => Ok(false),
         }
     }
 
@@ -428,13 +418,10 @@ impl OrderRepository {
             .expression_attribute_values(":claim", s(claim_id))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
+        match updated_if(result)? {
+            Some(_) => Ok(()),
             // Someone else's now: nothing of ours to let go.
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
+            None => Ok(()),
         }
     }
 }

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update, WriteRequest,
 };
 
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
-use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
 use crate::domain::post::{Author, Comment, DETAIL_COMMENTS, Post, PostChanges, PostFilter};
 use crate::domain::user::username_key;
 use crate::pagination::Direction;
@@ -369,12 +368,9 @@ impl PostRepository {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output.attributes.as_ref().map(post_from).transpose(),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(None)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
+        match updated_if(result)? {
+            Some(output) => output.attributes.as_ref().map(post_from).transpose(),
+            None => Ok(None),
         }
     }
 
@@ -591,12 +587,9 @@ impl PostRepository {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output.attributes.as_ref().map(comment_from).transpose(),
-            Err(e) if matches!(e.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Ok(None)
-            }
-            Err(e) => Err(sdk_error("UpdateItem", e)),
+        match updated_if(result)? {
+            Some(output) => output.attributes.as_ref().map(comment_from).transpose(),
+            None => Ok(None),
         }
     }
 
