@@ -193,6 +193,7 @@ async fn a_purchase_with_the_test_card_is_paid_by_localstripes_webhook_and_maile
     let line = webhook.iter().find(|l| l["status"] == "paid").expect("the webhook's event completed line");
     assert_eq!(line["event_type"], "payment_intent.succeeded");
     assert_eq!(line["aws_calls"]["sqs"], 1, "{line}");
+    assert_eq!(line["aws_calls"]["dynamodb"], 1, "one transaction records the event and pays the order: {line}");
     assert!(line["request_id"].is_string() && line["duration_ms"].is_number(), "{line}");
     // The mailer's line carries the order's correlation id, as the webhook's does.
     let mailer = events_completed("receipt_mailer", &order.id);
@@ -200,7 +201,7 @@ async fn a_purchase_with_the_test_card_is_paid_by_localstripes_webhook_and_maile
     assert!(line["correlation_id"].is_string(), "{line}");
     assert_eq!(sent["correlation_id"], line["correlation_id"]);
     assert_eq!(sent["aws_calls"]["ses"], 1, "{sent}");
-    assert!(sent["aws_calls"]["dynamodb"].as_u64().unwrap() <= 3, "{sent}");
+    assert_eq!(sent["aws_calls"]["dynamodb"], 2, "claim (returning the order) and mark sent: {sent}");
 
     // What was kept of the event: no email, no card, no client secret.
     let event = stored_event(line["event_id"].as_str().unwrap()).await.expect("the event is recorded");
@@ -404,10 +405,10 @@ async fn replaying_a_recorded_event_twice_changes_nothing_more() {
     assert_eq!(get_order(&api, &order).await["status"], "paid");
 }
 
-/// A delivery that died after moving the order, before queueing the
-/// receipt and closing the event, leaves exactly this behind: the event
-/// recorded but unfinished, the order paid, no receipt queued. Stripe's
-/// redelivery must finish the job: the receipt queued and sent once.
+/// A delivery that died after its transaction (event recorded as having
+/// paid the order, order paid, receipt marked queued) and before putting
+/// the receipt on the queue leaves exactly this behind. Stripe's redelivery
+/// must finish the job: the receipt queued and sent once.
 #[tokio::test]
 async fn a_redelivery_finishes_what_a_crashed_delivery_left_half_done() {
     let api = Api::new();
@@ -422,7 +423,9 @@ async fn a_redelivery_finishes_what_a_crashed_delivery_left_half_done() {
         .item("event_id", AttributeValue::S(id.clone()))
         .item("event_type", AttributeValue::S("payment_intent.succeeded".into()))
         .item("summary", AttributeValue::S("{}".into()))
-        .item("status", AttributeValue::S("received".into()))
+        .item("status", AttributeValue::S("processed".into()))
+        .item("outcome", AttributeValue::S("paid".into()))
+        .item("order_id", AttributeValue::S(order.id.clone()))
         .send()
         .await
         .unwrap();
@@ -442,11 +445,12 @@ async fn a_redelivery_finishes_what_a_crashed_delivery_left_half_done() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_paid_with_one_receipt(&api, &order).await;
     let line = events_completed("stripe_webhook", &order.id).pop().unwrap();
-    assert_eq!((&line["status"], &line["receipt_queued"]), (&json!("already_done"), &json!(true)), "{line}");
+    assert_eq!((&line["status"], &line["receipt_queued"]), (&json!("duplicate"), &json!(true)), "{line}");
     assert_eq!(stored_event(&id).await.unwrap()["status"].as_s().unwrap(), "processed");
-    // And once finished, a further redelivery is only audited.
+    // And once the receipt is sent, a further redelivery is only audited.
     assert_eq!(deliver(&api, &succeeded(&order, &intent, &id)).await.status, StatusCode::OK);
-    assert_eq!(events_completed("stripe_webhook", &order.id).pop().unwrap()["status"], "duplicate");
+    let line = events_completed("stripe_webhook", &order.id).pop().unwrap();
+    assert_eq!((&line["status"], &line["receipt_queued"]), (&json!("duplicate"), &json!(false)), "{line}");
 }
 
 /// A mailer that claimed a receipt and died leaves a claim behind: the

@@ -2,9 +2,10 @@
 //! sends each paid order's receipt through SES, at most once per order
 //! however often its message is delivered.
 //!
-//! Per message: read the order; if its receipt is already sent, done.
-//! Otherwise claim the send on the order item (a conditional write with a
-//! lease), send, and mark the receipt sent. A failed send lets the claim go
+//! Per message: claim the send on the order item (a conditional write with
+//! a lease that returns the order, lines included, or why it is not ours to
+//! send: already sent, not paid, held by another delivery), send, and mark
+//! the receipt sent: 2 DynamoDB calls and 1 SES call. A failed send lets the claim go
 //! and marks the receipt `failed`; the message is reported as a batch item
 //! failure, so SQS delivers it again, and after the queue's
 //! `maxReceiveCount` it rests in the dead-letter queue until redriven. A
@@ -19,7 +20,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
-use shared::domain::order::{Order, OrderStatus, ReceiptStatus};
+use shared::domain::order::Order;
 use shared::store::orders::ReceiptClaim;
 use shared::store::{OrderRepository, Table};
 use shared::telemetry::count_aws_calls;
@@ -146,25 +147,23 @@ impl Mailer {
         if !shared::domain::catalog::is_plausible_id(&request.order_id) {
             return Err(MailerError::Malformed("order_id is not an id".into()));
         }
-        let order = self.orders.get(&request.order_id).await?.ok_or(MailerError::NoSuchOrder)?;
-        if order.receipt_status == ReceiptStatus::Sent {
-            return Ok(Delivered::AlreadySent);
-        }
-        // A receipt is for a payment; a refunded order was paid too.
-        if !matches!(order.status, OrderStatus::Paid | OrderStatus::Refunded) {
-            tracing::warn!(status = order.status.as_str(), "receipt requested for an order that is not paid");
-            return Ok(Delivered::NotPaid);
-        }
+        // One conditional write claims the send and returns the order with
+        // its lines, or says why not: no read before it.
         let claim_id = shared::ids::new_id();
         let now = timefmt::now().unix_timestamp();
-        match self.orders.claim_receipt(&order.id, &claim_id, now, now + self.claim_lease_secs).await? {
-            ReceiptClaim::Claimed => {}
-            ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
-            // Not ours to send now; delivered again later, it finds the
-            // receipt sent, or the claim lapsed and free to take.
-            ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
-            ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
-        }
+        let order =
+            match self.orders.claim_receipt(&request.order_id, &claim_id, now, now + self.claim_lease_secs).await? {
+                ReceiptClaim::Claimed(order) => order,
+                ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
+                ReceiptClaim::NotPaid(status) => {
+                    tracing::warn!(status = status.as_str(), "receipt requested for an order that is not paid");
+                    return Ok(Delivered::NotPaid);
+                }
+                // Not ours to send now; delivered again later, it finds the
+                // receipt sent, or the claim lapsed and free to take.
+                ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
+                ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
+            };
         let message_id = match self.send(&order).await {
             Ok(message_id) => message_id,
             Err(error) => {

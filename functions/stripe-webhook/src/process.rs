@@ -1,20 +1,23 @@
-//! What a verified event does, in steps that can each be repeated, so that
-//! whatever step a delivery dies after, a redelivery (or a replay) ends in
-//! the same place — the order moved once and its receipt queued:
+//! What a verified event does, in as few calls as the rules allow, each of
+//! them safe to repeat:
 //!
-//! 1. Record the event under its id (conditional put). Already processed:
-//!    audit the delivery and stop.
-//! 2. Move the order by a conditional update that names the status it
-//!    starts from and the amount and currency paid. Already there: nothing
-//!    to do (a redelivery after step 2 lands here).
-//! 3. If the order is paid and its receipt was never queued, queue it. A
-//!    redelivery after this step queues it again; the mailer sends once.
-//! 4. In one transaction: mark the event processed, audit the delivery,
-//!    note the receipt as queued. Only now does Stripe hear 200.
+//! 1. One transaction records the event under its id (with its outcome and
+//!    this delivery's audit item) and moves the order by a conditional
+//!    update that names the statuses it may start from and the amount and
+//!    currency paid. Becoming paid marks the receipt `queued`.
+//! 2. If the order became paid, its receipt goes on the queue. Only now does
+//!    Stripe hear 200.
+//!
+//! Nothing is read before writing: when a condition fails, the cancelled
+//! transaction carries the event's record and the order as they were. A
+//! redelivery finds the event recorded and changes nothing; if that event
+//! paid the order and the receipt is not sent yet, it queues the receipt
+//! again (the mailer sends once), so a crash between 1 and 2 loses nothing.
+//! A paying event costs 2 calls (1 DynamoDB, 1 SQS); a duplicate 2 or 3.
 
-use shared::domain::order::OrderStatus;
-use shared::store::orders::{StatusChange, Transition};
-use shared::store::stripe_events::{Delivery, EventRecord};
+use shared::domain::order::{OrderStatus, ReceiptStatus};
+use shared::store::orders::{OrderHead, Settled, StatusChange};
+use shared::store::stripe_events::{Delivery, Recorded, recorded_outcome};
 use shared::store::{OrderRepository, StripeEventRepository, Table};
 use shared::{Error, Result};
 
@@ -102,11 +105,17 @@ pub struct Processor {
     pub receipts: ReceiptQueue,
 }
 
-/// The order change an event asks for, with the money it was for.
-struct Asked<'a> {
-    change: StatusChange<'a>,
-    amount: i64,
-    currency: &'a str,
+/// What an event asks of an order, worked out from the event alone (and,
+/// for a Charge, the PaymentIntent's link to its order).
+enum Plan<'a> {
+    Change {
+        order_id: String,
+        change: StatusChange<'a>,
+        amount: i64,
+        currency: &'a str,
+    },
+    /// Nothing to change: recorded with this outcome.
+    Nothing(Outcome, Option<String>),
 }
 
 impl Processor {
@@ -114,139 +123,179 @@ impl Processor {
         Self { orders: OrderRepository::new(table.clone()), events: StripeEventRepository::new(table), receipts }
     }
 
-    /// A delivery from Stripe: steps 1–4.
+    /// A delivery from Stripe.
     pub async fn handle(&self, event: &EventSummary, delivery: &Delivery) -> Result<Handled> {
         let summary = serde_json::to_string(event).map_err(Error::internal)?;
-        let recorded =
-            self.events.record(&event.id, &event.event_type, event.object.order_id.as_deref(), &summary).await?;
-        if let EventRecord::Processed { .. } = recorded {
-            self.events.record_delivery(&event.id, Outcome::Duplicate.as_str(), delivery).await?;
-            return Ok(Handled {
-                outcome: Outcome::Duplicate,
-                order_id: event.object.order_id.clone(),
-                receipt_queued: false,
-            });
+        let record = |outcome: Outcome, order_id: Option<&str>| {
+            self.events.record_put(&event.id, &event.event_type, order_id, &summary, outcome.as_str())
+        };
+        let (order_id, change, amount, currency) = match self.plan(event).await? {
+            Plan::Nothing(outcome, order_id) => {
+                return match self
+                    .events
+                    .record(record(outcome, order_id.as_deref())?, &event.id, outcome.as_str(), delivery)
+                    .await?
+                {
+                    Recorded::New => Ok(Handled { outcome, order_id, receipt_queued: false }),
+                    Recorded::Seen { .. } => self.duplicate(event, delivery, order_id, None, false).await,
+                };
+            }
+            Plan::Change { order_id, change, amount, currency } => (order_id, change, amount, currency),
+        };
+        let target = change.target();
+        let audit = vec![self.events.delivery_write(&event.id, Outcome::Changed(target).as_str(), delivery)?];
+        let settled = self
+            .orders
+            .settle(record(Outcome::Changed(target), Some(&order_id))?, &order_id, change, amount, currency, audit)
+            .await?;
+        match settled {
+            Settled::Applied => {
+                tracing::info!(order_id, to = target.as_str(), "order status changed");
+                let receipt_queued = target == OrderStatus::Paid;
+                if receipt_queued {
+                    self.queue_receipt(event, &order_id).await?;
+                }
+                Ok(Handled { outcome: Outcome::Changed(target), order_id: Some(order_id), receipt_queued })
+            }
+            Settled::Seen { event: existing, order } => {
+                let paid_by_it = recorded_outcome(&existing) == Outcome::Changed(OrderStatus::Paid).as_str();
+                self.duplicate(event, delivery, Some(order_id), order, paid_by_it).await
+            }
+            Settled::Refused { order } => {
+                let outcome = refusal(order.as_ref(), target, amount, currency);
+                let order_id = Some(order_id);
+                match self
+                    .events
+                    .record(record(outcome, order_id.as_deref())?, &event.id, outcome.as_str(), delivery)
+                    .await?
+                {
+                    Recorded::New => Ok(Handled { outcome, order_id, receipt_queued: false }),
+                    // A concurrent delivery of the same event got there first.
+                    Recorded::Seen { .. } => self.duplicate(event, delivery, order_id, None, false).await,
+                }
+            }
         }
-        self.carry_out(event, delivery).await
     }
 
-    /// Runs a recorded event again through steps 2–4 (`make replay`). Safe
-    /// to repeat: every step is.
+    /// Runs a recorded event again (`make replay`). An event takes effect
+    /// in the transaction that records it, so there is no status left to
+    /// change: replay says where the order stands and, if the event asks for
+    /// payment, the order is paid and its receipt not sent, queues the
+    /// receipt again (the mailer sends once). Safe to repeat.
     pub async fn replay(&self, event_id: &str, delivery: &Delivery) -> Result<Handled> {
         let stored = self.events.get(event_id).await?.ok_or(Error::NotFound)?;
         let event: EventSummary = serde_json::from_str(&stored.summary).map_err(Error::internal)?;
-        self.carry_out(&event, delivery).await
-    }
-
-    async fn carry_out(&self, event: &EventSummary, delivery: &Delivery) -> Result<Handled> {
-        let (outcome, order_id, receipt_due) = self.apply(event).await?;
-        let mut also = Vec::new();
+        let (outcome, order_id, receipt_due) = match self.plan(&event).await? {
+            Plan::Nothing(outcome, order_id) => (outcome, order_id, false),
+            Plan::Change { order_id, change, amount, currency } => {
+                let target = change.target();
+                let order = self.orders.get_head(&order_id).await?;
+                let receipt_due = target == OrderStatus::Paid
+                    && order
+                        .as_ref()
+                        .is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
+                (refusal(order.as_ref(), target, amount, currency), Some(order_id), receipt_due)
+            }
+        };
         if let (true, Some(order_id)) = (receipt_due, &order_id) {
-            // Intents made before correlation ids existed carry none: the
-            // order id then serves, as every line about the order has it.
-            let correlation_id = event.object.correlation_id.as_deref().unwrap_or(order_id);
-            self.receipts.send(order_id, correlation_id).await?;
-            also.push(self.orders.receipt_enqueued_write(order_id)?);
+            self.queue_receipt(&event, order_id).await?;
         }
-        self.events.finish(&event.id, outcome.as_str(), delivery, also).await?;
+        self.events.record_delivery(event_id, outcome.as_str(), delivery).await?;
         Ok(Handled { outcome, order_id, receipt_queued: receipt_due })
     }
 
-    /// Step 2: the order change, if any. Also says whether the receipt is
-    /// due (the order is paid and its receipt was never queued).
-    async fn apply(&self, event: &EventSummary) -> Result<(Outcome, Option<String>, bool)> {
+    /// A delivery of an event recorded before: audited, and the receipt
+    /// queued again when this event paid the order and it is not sent yet.
+    async fn duplicate(
+        &self,
+        event: &EventSummary,
+        delivery: &Delivery,
+        order_id: Option<String>,
+        order: Option<OrderHead>,
+        paid_by_it: bool,
+    ) -> Result<Handled> {
+        let receipt_due = paid_by_it
+            && order.as_ref().is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
+        if let (true, Some(order_id)) = (receipt_due, &order_id) {
+            self.queue_receipt(event, order_id).await?;
+        }
+        self.events.record_delivery(&event.id, Outcome::Duplicate.as_str(), delivery).await?;
+        Ok(Handled { outcome: Outcome::Duplicate, order_id, receipt_queued: receipt_due })
+    }
+
+    async fn queue_receipt(&self, event: &EventSummary, order_id: &str) -> Result<()> {
+        // Intents made before correlation ids existed carry none: the order
+        // id then serves, as every line about the order has it.
+        let correlation_id = event.object.correlation_id.as_deref().unwrap_or(order_id);
+        self.receipts.send(order_id, correlation_id).await?;
+        Ok(())
+    }
+
+    /// The change an event asks for, from the event alone (a Charge names
+    /// its PaymentIntent, which leads back to the order: one read).
+    async fn plan<'a>(&self, event: &'a EventSummary) -> Result<Plan<'a>> {
         let object = &event.object;
+        let nothing = |outcome| Ok(Plan::Nothing(outcome, object.order_id.clone()));
         let (amount, currency) = match (object.amount, object.currency.as_deref()) {
             (Some(amount), Some(currency)) => (amount, currency),
-            _ if is_handled_type(&event.event_type) => {
-                return Ok((Outcome::AmountMismatch, object.order_id.clone(), false));
-            }
-            _ => return Ok((Outcome::IgnoredType, object.order_id.clone(), false)),
+            _ if is_handled_type(&event.event_type) => return nothing(Outcome::AmountMismatch),
+            _ => return nothing(Outcome::IgnoredType),
         };
-        let (asked, payment_intent_id) = match event.event_type.as_str() {
+        let (change, amount, payment_intent_id) = match event.event_type.as_str() {
             PAYMENT_SUCCEEDED => {
                 // What was received, when Stripe says; else what was asked.
                 let paid = object.amount_received.filter(|received| *received > 0).unwrap_or(amount);
-                let Some(intent) = object.id.as_deref() else { return Ok((Outcome::UnknownOrder, None, false)) };
-                (
-                    Asked {
-                        change: StatusChange::Paid { event_id: &event.id, payment_intent_id: intent },
-                        amount: paid,
-                        currency,
-                    },
-                    intent,
-                )
+                let Some(intent) = object.id.as_deref() else { return Ok(Plan::Nothing(Outcome::UnknownOrder, None)) };
+                (StatusChange::Paid { event_id: &event.id, payment_intent_id: intent }, paid, intent)
             }
             PAYMENT_FAILED => {
-                let Some(intent) = object.id.as_deref() else { return Ok((Outcome::UnknownOrder, None, false)) };
-                (Asked { change: StatusChange::PaymentFailed { event_id: &event.id }, amount, currency }, intent)
+                let Some(intent) = object.id.as_deref() else { return Ok(Plan::Nothing(Outcome::UnknownOrder, None)) };
+                (StatusChange::PaymentFailed { event_id: &event.id }, amount, intent)
             }
             CHARGE_REFUNDED => {
-                let Some(intent) = object.payment_intent.as_deref() else {
-                    return Ok((Outcome::UnknownOrder, object.order_id.clone(), false));
-                };
+                let Some(intent) = object.payment_intent.as_deref() else { return nothing(Outcome::UnknownOrder) };
                 let full = object.refunded == Some(true) && object.amount_refunded == Some(amount);
                 if !full {
-                    return Ok((Outcome::PartialRefund, object.order_id.clone(), false));
+                    return nothing(Outcome::PartialRefund);
                 }
-                (Asked { change: StatusChange::Refunded { event_id: &event.id }, amount, currency }, intent)
+                (StatusChange::Refunded { event_id: &event.id }, amount, intent)
             }
-            _ => return Ok((Outcome::IgnoredType, object.order_id.clone(), false)),
+            _ => return nothing(Outcome::IgnoredType),
         };
-        // Our intents carry the order id; a Charge names its intent, which
-        // leads back to the order.
         let order_id = match &object.order_id {
             Some(order_id) => Some(order_id.clone()),
             None => self.orders.order_of_payment_intent(payment_intent_id).await?,
         };
-        let Some(order_id) = order_id else { return Ok((Outcome::UnknownOrder, None, false)) };
-        let (outcome, receipt_due) = self.change_status(&order_id, &asked).await?;
-        Ok((outcome, Some(order_id), receipt_due))
+        Ok(match order_id {
+            Some(order_id) => Plan::Change { order_id, change, amount, currency },
+            None => Plan::Nothing(Outcome::UnknownOrder, None),
+        })
     }
+}
 
-    /// The conditional update, decided again if the order moved meanwhile.
-    async fn change_status(&self, order_id: &str, asked: &Asked<'_>) -> Result<(Outcome, bool)> {
-        let target = asked.change.target();
-        for _ in 0..3 {
-            let Some(order) = self.orders.get_head(order_id).await? else { return Ok((Outcome::UnknownOrder, false)) };
-            if order.amount != asked.amount || order.currency != asked.currency {
-                tracing::warn!(
-                    order_id,
-                    order_amount = order.amount,
-                    order_currency = %order.currency,
-                    event_amount = asked.amount,
-                    event_currency = %asked.currency,
-                    "event amount does not match the order; nothing changed"
-                );
-                return Ok((Outcome::AmountMismatch, false));
-            }
-            let receipt_due = |status: OrderStatus| status == OrderStatus::Paid && !order.receipt_enqueued;
-            if order.status == target {
-                return Ok((Outcome::AlreadyDone(target), receipt_due(target)));
-            }
-            if !order.status.can_become(target) {
-                tracing::info!(
-                    order_id,
-                    status = order.status.as_str(),
-                    asked = target.as_str(),
-                    "transition not allowed"
-                );
-                return Ok((Outcome::NotAllowed, receipt_due(order.status)));
-            }
-            match self.orders.transition(order_id, order.status, asked.change, asked.amount, asked.currency).await? {
-                Transition::Done => {
-                    tracing::info!(
-                        order_id,
-                        from = order.status.as_str(),
-                        to = target.as_str(),
-                        "order status changed"
-                    );
-                    return Ok((Outcome::Changed(target), target == OrderStatus::Paid));
-                }
-                Transition::Stale => continue,
-            }
-        }
-        Err(Error::ServiceUnavailable { detail: format!("order {order_id} kept changing"), retry_after_secs: 1 })
+/// Why the order refused a change the event asked for.
+fn refusal(order: Option<&OrderHead>, target: OrderStatus, amount: i64, currency: &str) -> Outcome {
+    let Some(order) = order else { return Outcome::UnknownOrder };
+    if order.amount != amount || order.currency != currency {
+        tracing::warn!(
+            order_id = order.id,
+            order_amount = order.amount,
+            order_currency = %order.currency,
+            event_amount = amount,
+            event_currency = %currency,
+            "event amount does not match the order; nothing changed"
+        );
+        Outcome::AmountMismatch
+    } else if order.status == target {
+        Outcome::AlreadyDone(target)
+    } else {
+        tracing::info!(
+            order_id = order.id,
+            status = order.status.as_str(),
+            asked = target.as_str(),
+            "transition not allowed"
+        );
+        Outcome::NotAllowed
     }
 }
 

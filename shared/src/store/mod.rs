@@ -13,7 +13,7 @@ pub mod users;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 
 use crate::Error;
 
@@ -58,20 +58,49 @@ impl Table {
         &self,
         items: impl IntoIterator<Item = aws_sdk_dynamodb::types::TransactWriteItem>,
     ) -> Result<bool, Error> {
+        Ok(self.transact_or_cancelled(items).await?.is_none())
+    }
+
+    /// Writes all of `items` or none of them. `Ok(Some(reasons))` when a
+    /// condition failed: one reason per item, in order, each with the item
+    /// as it was where the write asked for it (`ReturnValuesOnConditionCheckFailure`),
+    /// so the caller learns why without reading again. A conflict with
+    /// another transaction in flight is a 503 worth retrying.
+    pub async fn transact_or_cancelled(
+        &self,
+        items: impl IntoIterator<Item = aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<Option<Vec<CancellationReason>>, Error> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let result =
             self.client.transact_write_items().set_transact_items(Some(items.into_iter().collect())).send().await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(None),
             Err(e) => match e.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                    cancel,
-                )) if cancel.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
-                    Ok(false)
+                Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => {
+                    let reasons = cancel.cancellation_reasons();
+                    if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+                        Ok(Some(reasons.to_vec()))
+                    } else {
+                        Err(Error::ServiceUnavailable {
+                            detail: format!(
+                                "transaction cancelled: {:?}",
+                                reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+                            ),
+                            retry_after_secs: 1,
+                        })
+                    }
                 }
                 _ => Err(sdk_error("TransactWriteItems", e)),
             },
         }
     }
+}
+
+/// Whether a cancelled transaction's item failed its own condition, and the
+/// item as it was (when the write asked for it and the item existed).
+pub fn condition_failed(reason: Option<&CancellationReason>) -> Option<Option<&Item>> {
+    let reason = reason?;
+    (reason.code() == Some("ConditionalCheckFailed")).then_some(reason.item.as_ref())
 }
 
 /// Starts an item with its primary key.

@@ -6,10 +6,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 use super::paging::{self, ListPage, PositionKey, RawPage};
-use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
+use super::{Item, ItemReader, Table, condition_failed, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
 use crate::domain::order::{Order, OrderLine, OrderStatus, ReceiptStatus, may_read};
 use crate::pagination::Direction;
 use crate::{Error, Result, timefmt};
@@ -69,12 +71,19 @@ impl StatusChange<'_> {
     }
 }
 
-/// The outcome of a conditional status change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transition {
-    Done,
-    /// The order was not in the expected status (or amount): decide again.
-    Stale,
+/// What [`OrderRepository::settle`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// The event was new and the order moved: everything is written.
+    Applied,
+    /// The event was recorded before (a redelivery): nothing was written.
+    /// `event` is its record; `order` the order as it is, when the order's
+    /// condition failed too (it is past the change), else `None`.
+    Seen { event: Item, order: Option<OrderHead> },
+    /// The event is new, but the order refused the change (another status,
+    /// amount or currency), as `order` shows; `None`: there is no such
+    /// order. Nothing was written.
+    Refused { order: Option<OrderHead> },
 }
 
 /// The outcome of recording a PaymentIntent on an order.
@@ -86,10 +95,13 @@ pub enum IntentRecord {
 }
 
 /// The outcome of claiming an order's receipt for sending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptClaim {
-    Claimed,
+    /// Ours to send: the order, lines included, as the claim left it.
+    Claimed(Box<Order>),
     AlreadySent,
+    /// Not paid (nor refunded): there is no payment to send a receipt for.
+    NotPaid(OrderStatus),
     /// Another delivery holds an unexpired claim.
     HeldElsewhere,
     NoSuchOrder,
@@ -127,16 +139,16 @@ impl OrderRepository {
             head.insert(keys::GSI1_PK.into(), s(keys::orders_of_user(user_id)));
             head.insert(keys::GSI1_SK.into(), s(keys::order_in_user_list(&order.id)));
         }
+        // The lines in the order item too (they never change), so that one
+        // write that claims the receipt also returns all the receipt shows.
+        let lines = order.lines.iter().map(|line| AttributeValue::M(line_attributes(line))).collect();
+        head.insert("lines".into(), AttributeValue::L(lines));
         let mut writes = vec![put_new(&self.table.name, head)?];
         for (position, line) in order.lines.iter().enumerate() {
             let mut item = item_with_key(keys::order_line(&order.id, position));
             item.insert("order_id".into(), s(&order.id));
             item.insert("position".into(), n(position));
-            item.insert("product_id".into(), s(&line.product_id));
-            item.insert("name".into(), s(&line.name));
-            item.insert("unit_amount".into(), n(line.unit_amount));
-            item.insert("quantity".into(), n(line.quantity));
-            item.insert("line_amount".into(), n(line.line_amount));
+            item.extend(line_attributes(line));
             if let Some(user_id) = &order.user_id {
                 item.insert(keys::GSI1_PK.into(), s(keys::orders_of_user(user_id)));
                 item.insert(keys::GSI1_SK.into(), s(keys::order_line_in_user_list(&order.id, position)));
@@ -271,38 +283,51 @@ impl OrderRepository {
         item.as_ref().map(|item| ItemReader(item).string("order_id")).transpose()
     }
 
-    /// Moves the order from `from` by `change`, only if it is still in
-    /// `from` and its amount and currency are the ones given.
-    pub async fn transition(
+    /// Records a payment provider's event and the order change it asks for
+    /// in one transaction, so that neither lands without the other: the
+    /// event's conditional put (`record`: first sight of that event), the
+    /// order's conditional update (still in a status that can become the
+    /// target, with this amount and currency), and `also` (audit items).
+    /// Becoming paid also marks the receipt `queued`: the caller queues it
+    /// next, and a redelivery of the event queues it again until it is sent.
+    ///
+    /// Nothing is read first: when a condition fails, the cancellation
+    /// carries the event and the order as they were. One call in all.
+    pub async fn settle(
         &self,
+        record: Put,
         order_id: &str,
-        from: OrderStatus,
         change: StatusChange<'_>,
         amount: i64,
         currency: &str,
-    ) -> Result<Transition> {
-        if !from.can_become(change.target()) {
-            return Err(Error::internal(format!("{from:?} -> {:?} is not a transition", change.target())));
-        }
+        also: Vec<TransactWriteItem>,
+    ) -> Result<Settled> {
+        let target = change.target();
+        let from = OrderStatus::predecessors(target);
         let now = timefmt::rfc3339(timefmt::now());
-        let mut update = self
-            .table
-            .client
-            .update_item()
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let mut update = Update::builder()
             .table_name(&self.table.name)
             .set_key(Some(key_of(keys::order(order_id))))
-            .condition_expression("#status = :from AND amount = :amount AND currency = :currency")
+            .condition_expression(format!(
+                "attribute_exists(pk) AND #status IN ({}) AND amount = :amount AND currency = :currency",
+                placeholders.join(", ")
+            ))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":from", s(from.as_str()))
-            .expression_attribute_values(":to", s(change.target().as_str()))
+            .expression_attribute_values(":to", s(target.as_str()))
             .expression_attribute_values(":amount", n(amount))
             .expression_attribute_values(":currency", s(currency))
             .expression_attribute_values(":now", s(&now));
+        for (placeholder, status) in placeholders.iter().zip(&from) {
+            update = update.expression_attribute_values(placeholder, s(status.as_str()));
+        }
         update = match change {
             StatusChange::Paid { event_id, payment_intent_id } => update
                 .update_expression(
                     "SET #status = :to, updated_at = :now, paid_at = :now, paid_event_id = :event, \
-                     paid_payment_intent_id = :pi, receipt_status = :queued",
+                     paid_payment_intent_id = :pi, receipt_status = :queued, \
+                     receipt_enqueued_at = if_not_exists(receipt_enqueued_at, :now)",
                 )
                 .expression_attribute_values(":event", s(event_id))
                 .expression_attribute_values(":pi", s(payment_intent_id))
@@ -316,24 +341,23 @@ impl OrderRepository {
                 .update_expression("SET #status = :to, updated_at = :now, refunded_at = :now, refund_event_id = :event")
                 .expression_attribute_values(":event", s(event_id)),
         };
-        match updated_if(update.send().await)? {
-            Some(_) => Ok(Transition::Done),
-            None => Ok(Transition::Stale),
+        let update = update.build().map_err(Error::internal)?;
+        let mut writes =
+            vec![TransactWriteItem::builder().put(record).build(), TransactWriteItem::builder().update(update).build()];
+        writes.extend(also);
+        let Some(reasons) = self.table.transact_or_cancelled(writes).await? else { return Ok(Settled::Applied) };
+        let order = match condition_failed(reasons.get(1)) {
+            Some(Some(item)) => Some(head_from(item)?),
+            // The order's condition held (it awaits the change), or there
+            // is no such order.
+            Some(None) | None => None,
+        };
+        match (condition_failed(reasons.first()), condition_failed(reasons.get(1))) {
+            (Some(Some(event)), _) => Ok(Settled::Seen { event: event.clone(), order }),
+            (Some(None), _) => Err(Error::internal("an event record's condition failed with no record")),
+            (None, Some(_)) => Ok(Settled::Refused { order }),
+            (None, None) => Err(Error::internal("a settlement's audit write failed its condition")),
         }
-    }
-
-    /// The write that notes the receipt was handed to the queue, to go in
-    /// the same transaction that closes the event which queued it.
-    pub fn receipt_enqueued_write(&self, order_id: &str) -> Result<TransactWriteItem> {
-        let update = Update::builder()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::order(order_id))))
-            .update_expression("SET receipt_enqueued_at = if_not_exists(receipt_enqueued_at, :now)")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
-            .build()
-            .map_err(Error::internal)?;
-        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Claims the sending of the order's receipt until `lease_until` (epoch
@@ -355,25 +379,47 @@ impl OrderRepository {
             .update_expression(
                 "SET receipt_claim_id = :claim, receipt_claim_expires_at = :until ADD receipt_attempts :one",
             )
+            // A refunded order was paid too: its receipt is still owed.
             .condition_expression(
-                "attribute_exists(pk) AND receipt_status <> :sent AND \
+                "attribute_exists(pk) AND #status IN (:paid, :refunded) AND receipt_status <> :sent AND \
                  (attribute_not_exists(receipt_claim_expires_at) OR receipt_claim_expires_at < :now)",
             )
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":claim", s(claim_id))
             .expression_attribute_values(":until", n(lease_until))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
             .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match updated_if(result)? {
-            Some(_) => Ok(ReceiptClaim::Claimed),
-            None => Ok(match self.get_head(order_id).await? {
-                None => ReceiptClaim::NoSuchOrder,
-                Some(head) if head.receipt_status == ReceiptStatus::Sent => ReceiptClaim::AlreadySent,
-                Some(_) => ReceiptClaim::HeldElsewhere,
-            }),
-        }
+        let failed = match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                let order = match lines_of_head(&item)? {
+                    Some(lines) => order_from(&item, lines)?,
+                    // Written before orders carried their lines: read them.
+                    None => self.get(order_id).await?.ok_or(Error::NotFound)?,
+                };
+                return Ok(ReceiptClaim::Claimed(Box::new(order)));
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                _ => return Err(sdk_error("UpdateItem", e)),
+            },
+        };
+        let Some(item) = failed else { return Ok(ReceiptClaim::NoSuchOrder) };
+        let head = head_from(&item)?;
+        Ok(if head.receipt_status == ReceiptStatus::Sent {
+            ReceiptClaim::AlreadySent
+        } else if !matches!(head.status, OrderStatus::Paid | OrderStatus::Refunded) {
+            ReceiptClaim::NotPaid(head.status)
+        } else {
+            ReceiptClaim::HeldElsewhere
+        })
     }
 
     /// Marks the receipt sent and lets the claim go. `false`: the claim was
@@ -504,39 +550,73 @@ fn orders_from(items: &[Item]) -> Result<Vec<Order>> {
         if matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == keys::ORDER_SK) {
             heads.push((order_id, item));
         } else {
-            let line = OrderLine {
-                product_id: read.string("product_id")?,
-                name: read.string("name")?,
-                unit_amount: read.int("unit_amount")?,
-                quantity: read.int("quantity")?,
-                line_amount: read.int("line_amount")?,
-            };
-            lines.entry(order_id).or_default().push((read.int("position")?, line));
+            lines.entry(order_id).or_default().push((read.int("position")?, line_from(item)?));
         }
     }
     heads
         .into_iter()
         .map(|(order_id, item)| {
-            let head = head_from(item)?;
-            let read = ItemReader(item);
             let mut order_lines = lines.remove(&order_id).unwrap_or_default();
             order_lines.sort_by_key(|(position, _)| *position);
-            Ok(Order {
-                id: head.id,
-                status: head.status,
-                email: head.email,
-                user_id: head.user_id,
-                token_hash: head.token_hash,
-                lines: order_lines.into_iter().map(|(_, line)| line).collect(),
-                amount: head.amount,
-                currency: head.currency,
-                payment_intent_id: head.payment_intent_id,
-                receipt_status: head.receipt_status,
-                receipt_sent_at: read.optional_string("receipt_sent_at").and_then(|t| timefmt::parse_rfc3339(&t)),
-                created_at: read.time("created_at")?,
-                updated_at: read.time("updated_at")?,
-                correlation_id: head.correlation_id,
-            })
+            order_from(item, order_lines.into_iter().map(|(_, line)| line).collect())
         })
         .collect()
+}
+
+fn order_from(item: &Item, lines: Vec<OrderLine>) -> Result<Order> {
+    let head = head_from(item)?;
+    let read = ItemReader(item);
+    Ok(Order {
+        id: head.id,
+        status: head.status,
+        email: head.email,
+        user_id: head.user_id,
+        token_hash: head.token_hash,
+        lines,
+        amount: head.amount,
+        currency: head.currency,
+        payment_intent_id: head.payment_intent_id,
+        receipt_status: head.receipt_status,
+        receipt_sent_at: read.optional_string("receipt_sent_at").and_then(|t| timefmt::parse_rfc3339(&t)),
+        created_at: read.time("created_at")?,
+        updated_at: read.time("updated_at")?,
+        correlation_id: head.correlation_id,
+    })
+}
+
+fn line_attributes(line: &OrderLine) -> Item {
+    HashMap::from([
+        ("product_id".to_owned(), s(&line.product_id)),
+        ("name".to_owned(), s(&line.name)),
+        ("unit_amount".to_owned(), n(line.unit_amount)),
+        ("quantity".to_owned(), n(line.quantity)),
+        ("line_amount".to_owned(), n(line.line_amount)),
+    ])
+}
+
+fn line_from(item: &Item) -> Result<OrderLine> {
+    let read = ItemReader(item);
+    Ok(OrderLine {
+        product_id: read.string("product_id")?,
+        name: read.string("name")?,
+        unit_amount: read.int("unit_amount")?,
+        quantity: read.int("quantity")?,
+        line_amount: read.int("line_amount")?,
+    })
+}
+
+/// The lines an order item carries, in order; `None` for an order item
+/// written before orders carried them.
+fn lines_of_head(item: &Item) -> Result<Option<Vec<OrderLine>>> {
+    match item.get("lines") {
+        Some(AttributeValue::L(lines)) => lines
+            .iter()
+            .map(|line| match line {
+                AttributeValue::M(attributes) => line_from(attributes),
+                _ => Err(Error::internal("an order line is not a map")),
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+        _ => Ok(None),
+    }
 }

@@ -3,28 +3,28 @@
 //! audit item per delivery. Nothing here holds an email, card data or a
 //! secret: the webhook writes only the summary it made.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
-use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use super::{Item, ItemReader, Table, condition_failed, item_with_key, keys, n, s, sdk_error};
 use crate::{Error, Result, timefmt};
 
 /// How long delivery audit items are kept.
 const DELIVERY_RETENTION_SECS: i64 = 90 * 24 * 3600;
 
-const RECEIVED: &str = "received";
 const PROCESSED: &str = "processed";
 
-/// What was already known of an event when a delivery arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventRecord {
-    /// First sight: recorded now.
+/// What recording an event found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// First sight: recorded now, with its outcome.
     New,
-    /// Recorded by an earlier delivery that has not finished (it died, or
-    /// is still running): this delivery carries the work on.
-    Unfinished,
-    /// Done before, with this outcome.
-    Processed { outcome: String },
+    /// Recorded by an earlier delivery, with this outcome.
+    Seen { outcome: String },
+}
+
+/// The outcome an event's record holds.
+pub fn recorded_outcome(record: &Item) -> String {
+    ItemReader(record).optional_string("outcome").unwrap_or_default()
 }
 
 /// An event as recorded: what replay runs again.
@@ -61,49 +61,50 @@ impl StripeEventRepository {
         Self { table }
     }
 
-    /// Records the event under its id by a conditional put: the first
-    /// delivery writes it, later ones learn how far it got.
-    pub async fn record(
+    /// The event's record with its outcome, written only if the event was
+    /// never recorded (the webhook's idempotency); on failure the write
+    /// returns the existing record.
+    pub fn record_put(
         &self,
         event_id: &str,
         event_type: &str,
         order_id: Option<&str>,
         summary: &str,
-    ) -> Result<EventRecord> {
+        outcome: &str,
+    ) -> Result<Put> {
+        let now = timefmt::rfc3339(timefmt::now());
         let mut item = item_with_key(keys::stripe_event(event_id));
         item.insert("event_id".into(), s(event_id));
         item.insert("event_type".into(), s(event_type));
         item.insert("summary".into(), s(summary));
-        item.insert("status".into(), s(RECEIVED));
-        item.insert("received_at".into(), s(timefmt::rfc3339(timefmt::now())));
+        item.insert("status".into(), s(PROCESSED));
+        item.insert("outcome".into(), s(outcome));
+        item.insert("received_at".into(), s(&now));
+        item.insert("processed_at".into(), s(&now));
         if let Some(order_id) = order_id {
             item.insert("order_id".into(), s(order_id));
         }
-        let result = self
-            .table
-            .client
-            .put_item()
+        Put::builder()
             .table_name(&self.table.name)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let existing = match result {
-            Ok(_) => return Ok(EventRecord::New),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
-                    Some(item) => item.clone(),
-                    None => self.get_item(event_id).await?.ok_or_else(|| Error::internal("event vanished"))?,
-                },
-                _ => return Err(sdk_error("PutItem", e)),
+            .build()
+            .map_err(Error::internal)
+    }
+
+    /// Records an event that changes no order, with its delivery's audit
+    /// item, in one transaction.
+    pub async fn record(&self, record: Put, event_id: &str, outcome: &str, delivery: &Delivery) -> Result<Recorded> {
+        let writes =
+            [TransactWriteItem::builder().put(record).build(), self.delivery_write(event_id, outcome, delivery)?];
+        match self.table.transact_or_cancelled(writes).await? {
+            None => Ok(Recorded::New),
+            Some(reasons) => match condition_failed(reasons.first()) {
+                Some(Some(existing)) => Ok(Recorded::Seen { outcome: recorded_outcome(existing) }),
+                _ => Err(Error::internal(format!("event {event_id} could not be recorded"))),
             },
-        };
-        let read = ItemReader(&existing);
-        Ok(match read.optional_string("status").as_deref() {
-            Some(PROCESSED) => EventRecord::Processed { outcome: read.optional_string("outcome").unwrap_or_default() },
-            _ => EventRecord::Unfinished,
-        })
+        }
     }
 
     pub async fn get(&self, event_id: &str) -> Result<Option<StoredEvent>> {
@@ -116,41 +117,6 @@ impl StripeEventRepository {
             processed: read.optional_string("status").as_deref() == Some(PROCESSED),
             outcome: read.optional_string("outcome"),
         }))
-    }
-
-    /// Closes the event with its outcome and audits this delivery, together
-    /// with `also` (e.g. noting that a receipt was queued), in one
-    /// transaction: either all of it is durable or none, and a redelivery
-    /// finishes the job.
-    pub async fn finish(
-        &self,
-        event_id: &str,
-        outcome: &str,
-        delivery: &Delivery,
-        also: Vec<TransactWriteItem>,
-    ) -> Result<()> {
-        let close = Update::builder()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::stripe_event(event_id))))
-            .update_expression(
-                "SET #status = :processed, outcome = if_not_exists(outcome, :outcome), \
-                 last_outcome = :outcome, processed_at = if_not_exists(processed_at, :now)",
-            )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":processed", s(PROCESSED))
-            .expression_attribute_values(":outcome", s(outcome))
-            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
-            .build()
-            .map_err(Error::internal)?;
-        let mut writes =
-            vec![TransactWriteItem::builder().update(close).build(), self.delivery_write(event_id, outcome, delivery)?];
-        writes.extend(also);
-        if self.table.transact(writes).await? {
-            Ok(())
-        } else {
-            Err(Error::internal(format!("event {event_id} could not be closed")))
-        }
     }
 
     /// Audits a delivery of an event that was already processed.
@@ -167,7 +133,9 @@ impl StripeEventRepository {
         Ok(())
     }
 
-    fn delivery_write(&self, event_id: &str, outcome: &str, delivery: &Delivery) -> Result<TransactWriteItem> {
+    /// The audit item of one delivery, to go in the transaction that
+    /// records what the delivery did.
+    pub fn delivery_write(&self, event_id: &str, outcome: &str, delivery: &Delivery) -> Result<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table.name)
             .set_item(Some(delivery_item(event_id, outcome, delivery)))
