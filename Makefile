@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package seed replay redrive demo
+.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package seed replay redrive demo bench wrk
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -16,6 +16,7 @@ help:
 	@echo "make unit    unit tests only (no stack)"
 	@echo "make lint    rustfmt --check and clippy -D warnings"
 	@echo "make openapi regenerate openapi/*.json from the code (commit the result)"
+	@echo "make bench   cold start, memory, size, CPU and AWS calls of every function beside the floor (bench/results/)"
 	@echo "make package build every function's bootstrap.zip for Lambda (ARCH=arm64|x86_64)"
 	@echo "make seed    write the catalog (infra/seed/products.json) into the running stack; idempotent"
 	@echo "make demo    one purchase against 'make run', every step printed"
@@ -54,6 +55,17 @@ browser:
 	@command -v chromium >/dev/null || { \
 		echo "installing Debian's chromium for the docs page test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Release binaries (the workspace's release profile) measured beside the
+# floor function on the bench ports; results in bench/results/latest.{md,json}.
+bench: venv wrk
+	$(CARGO) build --release --workspace --bins
+	infra/stack.sh bench
+
+wrk:
+	@command -v wrk >/dev/null || { \
+		echo "installing Debian's wrk for the throughput figures"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 openapi:
 	$(CARGO) run --quiet -p openapi-doc --bin generate-openapi

@@ -11,6 +11,8 @@
 #   infra/stack.sh test ARGS  start everything on the test ports, run
 #                             `cargo test ARGS` against it, stop everything
 #   infra/stack.sh tool NAME  run target/debug/NAME with the stack's settings
+#   infra/stack.sh bench      start the backends on the bench ports, run the
+#                             release build's run-bench against them, stop
 #
 # Settings come from infra/local.env; a variable already in the environment
 # wins. Every process started here is stopped when the script exits.
@@ -124,13 +126,23 @@ start_gateway_in_background() {
 main() {
     local command=${1:-run}
     shift || true
+    local profile=debug
     if [[ "$command" == test ]]; then
         # Test ports differ from `make run`'s so both can run at once.
         : "${MOTO_PORT:=5010}" "${STRIPE_PORT:=8430}" "${GATEWAY_PORT:=3010}"
         export MOTO_PORT STRIPE_PORT GATEWAY_PORT
+    elif [[ "$command" == bench ]]; then
+        : "${MOTO_PORT:=5020}" "${STRIPE_PORT:=8440}" "${GATEWAY_PORT:=3020}"
+        export MOTO_PORT STRIPE_PORT GATEWAY_PORT
+        # Thousands of requests from one address in a minute: the throttle
+        # still runs (its cost is part of each request), it just never says no.
+        : "${THROTTLE_RATES:=anon=10000000/day,anon_burst=1000000/min,user=10000000/day,user_burst=1000000/min,login=1000/min}"
+        : "${LOG_LEVEL:=info}"
+        export THROTTLE_RATES LOG_LEVEL
+        profile=${BENCH_PROFILE:-release}
     fi
     load_env
-    BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+    BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/$profile"
     export GATEWAY_BIN_DIR="$BIN_DIR"
     trap stop_all EXIT
     trap 'exit 130' INT
@@ -160,6 +172,10 @@ main() {
             fi
             return $status
             ;;
+        bench)
+            start_backends
+            "$BIN_DIR/run-bench" "$@"
+            ;;
         tool)
             # One of the workspace's binaries with the stack's settings:
             # `make seed`, `replay`, `redrive`, `demo` against `make run`.
@@ -168,7 +184,7 @@ main() {
             "$BIN_DIR/$name" "$@"
             ;;
         *)
-            echo "usage: infra/stack.sh run | test [cargo test args] | tool NAME [ARGS]" >&2
+            echo "usage: infra/stack.sh run | test [cargo test args] | bench | tool NAME [ARGS]" >&2
             return 2
             ;;
     esac

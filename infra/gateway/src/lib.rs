@@ -27,7 +27,7 @@ pub mod template;
 
 pub use config::GatewayConfig;
 pub use error::{GatewayError, InvokeError};
-pub use pool::{FunctionPool, FunctionSpec};
+pub use pool::{FunctionPool, FunctionSpec, Measured};
 pub use runtime_api::MAX_PAYLOAD_BYTES;
 pub use server::{Gateway, serve};
 pub use template::{FunctionDef, HttpRouteDef, QueueRef, RouteSpec, SqsEventSource, Template};

@@ -41,6 +41,9 @@ pub struct FunctionSpec {
     pub template_env: Vec<(String, String)>,
     /// Set on top of everything (except the `AWS_LAMBDA_*` runtime variables).
     pub extra_env: Vec<(String, String)>,
+    /// Where the function's stdout and stderr go (appended); `None` shares
+    /// the gateway's own, as Lambda sends both to the function's log group.
+    pub log_file: Option<PathBuf>,
 }
 
 impl FunctionSpec {
@@ -52,6 +55,7 @@ impl FunctionSpec {
             memory_mb: def.memory_mb,
             template_env: def.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             extra_env: extra_env.to_vec(),
+            log_file: None,
         }
     }
 }
@@ -116,12 +120,23 @@ impl Instance {
     }
 }
 
-/// What one run of an invocation measured, for the REPORT line.
-struct Measured {
-    request_id: String,
-    duration: Duration,
-    init: Option<Duration>,
-    max_memory_mb: Option<u64>,
+/// What one run of an invocation measured: Lambda's REPORT line, and the
+/// figures `make bench` reads.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The Lambda request id the function saw (and logged).
+    pub request_id: String,
+    /// From the event's delivery to the function's answer.
+    pub duration: Duration,
+    /// Cold starts only: from spawning the process to its first poll of the
+    /// Runtime API.
+    pub init: Option<Duration>,
+    /// Cold starts only: from spawning the process to its answer.
+    pub first_response: Option<Duration>,
+    /// Peak resident memory of the instance so far (`VmHWM`), in KiB.
+    pub max_memory_kib: Option<u64>,
+    /// CPU time the instance has used so far (user + system).
+    pub cpu_time: Option<Duration>,
 }
 
 impl FunctionPool {
@@ -160,23 +175,46 @@ impl FunctionPool {
     /// Runs one invocation with `payload` as the event and returns the
     /// function's response payload.
     pub async fn invoke(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
+        let (result, measured) = self.invoke_measured(payload).await;
+        self.report(&measured, &result);
+        result
+    }
+
+    /// [`invoke`](Self::invoke) without the REPORT line, returning what it
+    /// measured as well.
+    pub async fn invoke_measured(&self, payload: Bytes) -> (Result<Bytes, InvokeError>, Measured) {
         let inner = &self.inner;
+        let unmeasured = || Measured {
+            request_id: String::new(),
+            duration: Duration::ZERO,
+            init: None,
+            first_response: None,
+            max_memory_kib: None,
+            cpu_time: None,
+        };
         let shutting_down = || InvokeError::ShuttingDown { function: inner.spec.name.clone() };
-        let _permit = inner.slots.acquire().await.map_err(|_| shutting_down())?;
+        let Ok(_permit) = inner.slots.acquire().await else {
+            return (Err(shutting_down()), unmeasured());
+        };
         if *inner.closed.borrow() {
-            return Err(shutting_down());
+            return (Err(shutting_down()), unmeasured());
         }
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
-            None => self.spawn().await.inspect_err(|e| eprintln!("local-gateway: {e}"))?,
+            None => match self.spawn().await {
+                Ok(instance) => instance,
+                Err(e) => {
+                    eprintln!("local-gateway: {e}");
+                    return (Err(e), unmeasured());
+                }
+            },
         };
         let (result, measured) = self.run(&mut instance, payload).await;
-        self.report(&measured, &result);
         match &result {
             Ok(_) if !*inner.closed.borrow() => self.put_back(instance),
             _ => instance.discard().await,
         }
-        result
+        (result, measured)
     }
 
     /// Stops taking invocations, abandons the ones in flight and kills every
@@ -268,6 +306,10 @@ impl FunctionPool {
             .env_remove("AWS_LAMBDA_MAX_CONCURRENCY")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if let Some(path) = &spec.log_file {
+            let log = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(spawn_err)?;
+            cmd.stderr(log.try_clone().map_err(spawn_err)?).stdout(log);
+        }
         let spawned_at = Instant::now();
         let child = cmd.spawn().map_err(spawn_err)?;
         Ok(Instance { pid: child.id(), child, api, spawned_at, warm: false, _live: LiveGuard::new(&self.inner.live) })
@@ -332,15 +374,18 @@ impl FunctionPool {
                 }
             }
         };
+        let answered_at = Instant::now();
         let init = match (cold, inst.api.first_poll.get()) {
             (true, Some(first)) => Some(first.saturating_duration_since(inst.spawned_at)),
             _ => None,
         };
         let measured = Measured {
             request_id,
-            duration: delivered_at.map(|at| at.elapsed()).unwrap_or_default(),
+            duration: delivered_at.map(|at| answered_at.saturating_duration_since(at)).unwrap_or_default(),
             init,
-            max_memory_mb: inst.pid.and_then(max_memory_mb),
+            first_response: cold.then(|| answered_at.saturating_duration_since(inst.spawned_at)),
+            max_memory_kib: inst.pid.and_then(max_memory_kib),
+            cpu_time: inst.pid.and_then(cpu_time),
         };
         (result, measured)
     }
@@ -356,8 +401,8 @@ impl FunctionPool {
             ms.ceil().max(1.0) as u64,
             spec.memory_mb
         );
-        if let Some(mb) = m.max_memory_mb {
-            line.push_str(&format!("\tMax Memory Used: {mb} MB"));
+        if let Some(kib) = m.max_memory_kib {
+            line.push_str(&format!("\tMax Memory Used: {} MB", kib.div_ceil(1024)));
         }
         if let Some(init) = m.init {
             line.push_str(&format!("\tInit Duration: {:.2} ms", init.as_secs_f64() * 1000.0));
@@ -374,16 +419,23 @@ impl FunctionPool {
     }
 }
 
-/// Peak resident memory of a process (`VmHWM`), in MB rounded up.
-fn max_memory_mb(pid: u32) -> Option<u64> {
+/// Peak resident memory of a process (`VmHWM`), in KiB.
+fn max_memory_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    parse_vm_hwm_mb(&status)
+    parse_vm_hwm_kib(&status)
 }
 
-fn parse_vm_hwm_mb(status: &str) -> Option<u64> {
+fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.div_ceil(1024))
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time a process has had so far: the first field of `schedstat`, in
+/// nanoseconds (finer than `stat`'s clock ticks).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let schedstat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let ns: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 #[cfg(test)]
@@ -393,8 +445,8 @@ mod tests {
     #[test]
     fn parses_vm_hwm() {
         let status = "Name:\tx\nVmPeak:\t  10000 kB\nVmHWM:\t    12289 kB\nVmRSS:\t 100 kB\n";
-        assert_eq!(parse_vm_hwm_mb(status), Some(13));
-        assert_eq!(parse_vm_hwm_mb("Name: x\n"), None);
+        assert_eq!(parse_vm_hwm_kib(status), Some(12289));
+        assert_eq!(parse_vm_hwm_kib("Name: x\n"), None);
     }
 
     #[test]
@@ -420,6 +472,7 @@ mod tests {
                 memory_mb: 128,
                 template_env: vec![],
                 extra_env: vec![],
+                log_file: None,
             },
             2,
         );

@@ -1,0 +1,193 @@
+//! Running a function's binary under the local gateway's pool and reading
+//! what it cost: cold starts (spawn → first poll, spawn → first answer),
+//! warm invocations (CPU time, peak memory, duration) and the AWS calls its
+//! log lines report.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use local_gateway::{FunctionPool, FunctionSpec, Measured};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::events::AwsCalls;
+
+/// Median and 90th percentile, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Spread {
+    pub median_ms: f64,
+    pub p90_ms: f64,
+}
+
+impl Spread {
+    pub fn of(samples: &[Duration]) -> Spread {
+        if samples.is_empty() {
+            return Spread::default();
+        }
+        let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        Spread { median_ms: round2(at(0.5)), p90_ms: round2(at(0.9)) }
+    }
+}
+
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// What checks a function's answer.
+pub type Check = fn(&[u8]) -> Result<(), String>;
+
+/// A function and the spec to start it with; each instance logs to its own
+/// file so its lines can be read back.
+pub struct Subject {
+    pub spec: FunctionSpec,
+}
+
+impl Subject {
+    pub fn new(mut spec: FunctionSpec, log_dir: &Path) -> Subject {
+        spec.log_file = Some(log_dir.join(format!("{}.log", spec.name)));
+        Subject { spec }
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.spec.log_file.clone().unwrap_or_default()
+    }
+
+    /// `spawns` cold starts, each in a fresh process that takes one event.
+    pub async fn cold_starts(
+        &self,
+        spawns: usize,
+        mut event: impl FnMut(usize) -> Result<Bytes, String>,
+        check: Check,
+    ) -> Result<ColdStarts, String> {
+        let mut init = Vec::with_capacity(spawns);
+        let mut first_response = Vec::with_capacity(spawns);
+        for n in 0..spawns {
+            let pool = FunctionPool::new(self.spec.clone(), 1);
+            let (result, measured) = pool.invoke_measured(event(n)?).await;
+            pool.shutdown().await;
+            let answer = result.map_err(|e| format!("{}: cold start {n}: {e}", self.spec.name))?;
+            check(&answer).map_err(|e| format!("{}: cold start {n}: {e}", self.spec.name))?;
+            init.push(measured.init.ok_or("a cold start reported no init")?);
+            first_response.push(measured.first_response.ok_or("a cold start reported no first response")?);
+        }
+        Ok(ColdStarts { spawns, init: Spread::of(&init), first_response: Spread::of(&first_response) })
+    }
+
+    /// One instance: a first (cold) invocation, then `events` warm ones.
+    /// CPU time is counted over the warm ones only.
+    /// With `keep_answers`, every answer (the first included) is kept.
+    pub async fn warm_run(&self, mut events: Vec<Bytes>, check: Check, keep_answers: bool) -> Result<WarmRun, String> {
+        if events.len() < 2 {
+            return Err("a warm run needs at least two events".into());
+        }
+        let first = events.remove(0);
+        let pool = FunctionPool::new(self.spec.clone(), 1);
+        let result = async {
+            let mut answers = Vec::new();
+            let (answer, cold) = pool.invoke_measured(first).await;
+            let answer = answer.map_err(|e| e.to_string())?;
+            check(&answer)?;
+            if keep_answers {
+                answers.push(answer);
+            }
+            let cpu_before = cold.cpu_time.ok_or("no CPU time (is /proc mounted?)")?;
+            let mut durations = Vec::with_capacity(events.len());
+            let mut last: Option<Measured> = None;
+            let mut request_ids = Vec::with_capacity(events.len());
+            for event in events {
+                let (answer, measured) = pool.invoke_measured(event).await;
+                let answer = answer.map_err(|e| e.to_string())?;
+                check(&answer)?;
+                if keep_answers {
+                    answers.push(answer);
+                }
+                durations.push(measured.duration);
+                request_ids.push(measured.request_id.clone());
+                last = Some(measured);
+            }
+            let last = last.ok_or("no warm invocation")?;
+            let cpu = last.cpu_time.ok_or("no CPU time")?.saturating_sub(cpu_before);
+            let requests = durations.len() as f64;
+            Ok::<_, String>(WarmRun {
+                requests: durations.len(),
+                duration: Spread::of(&durations),
+                cpu_us_per_request: round2(cpu.as_secs_f64() * 1e6 / requests),
+                max_rss_kib: last.max_memory_kib.unwrap_or_default(),
+                request_ids,
+                answers,
+            })
+        }
+        .await;
+        pool.shutdown().await;
+        result.map_err(|e| format!("{}: {e}", self.spec.name))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColdStarts {
+    pub spawns: usize,
+    pub init: Spread,
+    pub first_response: Spread,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WarmRun {
+    pub requests: usize,
+    pub duration: Spread,
+    pub cpu_us_per_request: f64,
+    pub max_rss_kib: u64,
+    #[serde(skip)]
+    pub request_ids: Vec<String>,
+    #[serde(skip)]
+    pub answers: Vec<Bytes>,
+}
+
+/// The AWS calls a function's log reports for the lines carrying one of
+/// `request_ids`, per line that ends an operation (`request completed` or
+/// `event completed`), as the most any such line reports per service.
+pub fn aws_calls_per_operation(log_file: &Path, request_ids: &[String]) -> Result<AwsCalls, String> {
+    let text = std::fs::read_to_string(log_file).map_err(|e| format!("{}: {e}", log_file.display()))?;
+    let wanted: std::collections::HashSet<&str> = request_ids.iter().map(String::as_str).collect();
+    let mut most = AwsCalls::new();
+    let mut lines = 0;
+    for line in text.lines() {
+        let Ok(value) = serde_json::from_str::<Value>(line) else { continue };
+        let ends = matches!(value["msg"].as_str(), Some("request completed" | "event completed"));
+        let ours = value["request_id"].as_str().is_some_and(|id| wanted.contains(id));
+        if !(ends && ours) {
+            continue;
+        }
+        lines += 1;
+        if let Some(calls) = value["aws_calls"].as_object() {
+            for (service, n) in calls {
+                let n = n.as_u64().unwrap_or(0);
+                let entry = most.entry(service.clone()).or_insert(0);
+                *entry = (*entry).max(n);
+            }
+        }
+    }
+    if lines == 0 {
+        return Err(format!("no completed line for these requests in {}", log_file.display()));
+    }
+    for service in ["dynamodb", "sqs", "ses"] {
+        most.entry(service.to_owned()).or_insert(0);
+    }
+    Ok(most)
+}
+
+/// Checks for answers.
+pub fn http_ok(payload: &[u8]) -> Result<(), String> {
+    match crate::events::http_status(payload) {
+        Some(status) if status < 400 => Ok(()),
+        Some(status) => Err(format!("answered {status}: {}", String::from_utf8_lossy(payload))),
+        None => Err(format!("not an HTTP answer: {}", String::from_utf8_lossy(payload))),
+    }
+}
+
+pub fn batch_ok(payload: &[u8]) -> Result<(), String> {
+    let failed = crate::events::batch_failures(payload);
+    if failed.is_empty() { Ok(()) } else { Err(format!("{} message(s) failed", failed.len())) }
+}
