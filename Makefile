@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package seed replay redrive demo bench wrk
+.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -22,6 +22,8 @@ help:
 	@echo "make demo    one purchase against 'make run', every step printed"
 	@echo "make replay EVENT=evt_...  run a recorded Stripe event again; safe to repeat"
 	@echo "make redrive move the receipt dead-letter queue back to the queue; safe to repeat"
+	@echo "make bounce EMAIL=... [KIND=bounce|transient|complaint]  publish an SES event to the local topic"
+	@echo "make suppressions  list the suppression list; make unsuppress EMAIL=...  take one address off"
 
 # The venv is rebuilt when the pinned requirements change.
 $(VENV)/.installed: infra/requirements.txt
@@ -59,7 +61,7 @@ browser:
 # Release binaries (the workspace's release profile) measured beside the
 # floor function on the bench ports; results in bench/results/latest.{md,json}.
 bench: venv wrk
-	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f)) -p floor-function -p bench-harness -p local-bootstrap -p commerce-ops
 	infra/stack.sh bench
 
 wrk:
@@ -83,7 +85,20 @@ redrive: build
 	infra/stack.sh tool redrive-receipts
 
 demo: build
-	infra/stack.sh tool commerce-demo
+	infra/stack.sh tool commerce-demo $(EMAIL)
+
+# Email events against `make run` (moto publishes no SES events itself).
+KIND ?= bounce
+bounce: build
+	@test -n "$(EMAIL)" || { echo "usage: make bounce EMAIL=someone@example.com [KIND=bounce|transient|complaint]" >&2; exit 2; }
+	infra/stack.sh tool publish-ses-event "$(KIND)" "$(EMAIL)"
+
+suppressions: build
+	infra/stack.sh tool suppressions
+
+unsuppress: build
+	@test -n "$(EMAIL)" || { echo "usage: make unsuppress EMAIL=someone@example.com" >&2; exit 2; }
+	infra/stack.sh tool unsuppress "$(EMAIL)"
 
 unit:
 	$(CARGO) test --workspace --lib --bins

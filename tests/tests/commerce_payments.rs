@@ -201,7 +201,7 @@ async fn a_purchase_with_the_test_card_is_paid_by_localstripes_webhook_and_maile
     assert!(line["correlation_id"].is_string(), "{line}");
     assert_eq!(sent["correlation_id"], line["correlation_id"]);
     assert_eq!(sent["aws_calls"]["ses"], 1, "{sent}");
-    assert_eq!(sent["aws_calls"]["dynamodb"], 2, "claim (returning the order) and mark sent: {sent}");
+    assert_eq!(sent["aws_calls"]["dynamodb"], 3, "claim (returning the order), suppression list, mark sent: {sent}");
 
     // What was kept of the event: no email, no card, no client secret.
     let event = stored_event(line["event_id"].as_str().unwrap()).await.expect("the event is recorded");

@@ -5,7 +5,9 @@
 //! Per message: claim the send on the order item (a conditional write with
 //! a lease that returns the order, lines included, or why it is not ours to
 //! send: already sent, not paid, held by another delivery), send, and mark
-//! the receipt sent: 2 DynamoDB calls and 1 SES call. A failed send lets the claim go
+//! the receipt sent: 2 DynamoDB calls and 1 SES call, and 1 GetItem more:
+//! an address on the suppression list gets nothing, and the receipt
+//! becomes `suppressed`. A failed send lets the claim go
 //! and marks the receipt `failed`; the message is reported as a batch item
 //! failure, so SQS delivers it again, and after the queue's
 //! `maxReceiveCount` it rests in the dead-letter queue until redriven. A
@@ -20,9 +22,10 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
+use shared::domain::email::normalise_address;
 use shared::domain::order::Order;
 use shared::store::orders::ReceiptClaim;
-use shared::store::{OrderRepository, Table};
+use shared::store::{OrderRepository, SuppressionRepository, Table};
 use shared::telemetry::count_aws_calls;
 use shared::timefmt;
 use tracing::Instrument;
@@ -59,6 +62,8 @@ pub enum Delivered {
     AlreadySent,
     /// The order is not paid (nothing to send a receipt for).
     NotPaid,
+    /// The address is on the suppression list: nothing sent.
+    Suppressed,
 }
 
 impl Delivered {
@@ -67,6 +72,7 @@ impl Delivered {
             Self::Sent => "sent",
             Self::AlreadySent => "already_sent",
             Self::NotPaid => "not_paid",
+            Self::Suppressed => "suppressed",
         }
     }
 }
@@ -74,6 +80,8 @@ impl Delivered {
 #[derive(Debug, Clone)]
 pub struct Mailer {
     pub orders: OrderRepository,
+    /// Checked before every send.
+    pub suppressions: SuppressionRepository,
     pub ses: aws_sdk_sesv2::Client,
     pub from_address: String,
     /// How long a claim holds before another delivery may take it: longer
@@ -86,7 +94,14 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(table: Table, ses: aws_sdk_sesv2::Client, from_address: String, claim_lease_secs: i64) -> Self {
-        Self { orders: OrderRepository::new(table), ses, from_address, claim_lease_secs, configuration_set: None }
+        Self {
+            orders: OrderRepository::new(table.clone()),
+            suppressions: SuppressionRepository::new(table),
+            ses,
+            from_address,
+            claim_lease_secs,
+            configuration_set: None,
+        }
     }
 
     pub fn with_configuration_set(self, configuration_set: Option<String>) -> Self {
@@ -164,6 +179,18 @@ impl Mailer {
                 ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
                 ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
             };
+        let to = shared::telemetry::mask_email(&order.email);
+        let suppressed = match normalise_address(&order.email) {
+            Some(address) => self.suppressions.is_suppressed(&address).await?,
+            None => false,
+        };
+        if suppressed {
+            if !self.orders.mark_receipt_suppressed(&order.id, &claim_id).await? {
+                tracing::warn!("the claim lapsed before the receipt was marked suppressed");
+            }
+            tracing::info!(to = %to, "receipt not sent: the address is on the suppression list");
+            return Ok(Delivered::Suppressed);
+        }
         let message_id = match self.send(&order).await {
             Ok(message_id) => message_id,
             Err(error) => {
@@ -174,7 +201,7 @@ impl Mailer {
         if !self.orders.mark_receipt_sent(&order.id, &claim_id, &message_id).await? {
             tracing::warn!("receipt sent after its claim lapsed; another delivery may send it too");
         }
-        tracing::info!(ses_message_id = %message_id, to = %shared::telemetry::mask_email(&order.email), "receipt sent");
+        tracing::info!(ses_message_id = %message_id, to = %to, "receipt sent");
         Ok(Delivered::Sent)
     }
 

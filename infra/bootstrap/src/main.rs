@@ -72,8 +72,63 @@ async fn run() -> Result<(), BootstrapError> {
         arns.insert(queue.logical_id.clone(), arn);
     }
 
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let mut topic_arns = std::collections::HashMap::new();
+    for topic in &template.topics {
+        let arn = ensure_topic(&sns, &env(&template::name_variable(topic))?).await?;
+        topic_arns.insert(topic.clone(), arn);
+    }
+    for subscription in &template.subscriptions {
+        let (Some(topic_arn), Some(queue_arn)) = (topic_arns.get(&subscription.topic), arns.get(&subscription.queue))
+        else {
+            return Err(BootstrapError::Template(format!(
+                "subscription of {} by {}: no such topic or queue",
+                subscription.topic, subscription.queue
+            )));
+        };
+        ensure_subscription(&sns, topic_arn, queue_arn, subscription.raw_message_delivery).await?;
+    }
+
     let ses = aws_sdk_sesv2::Client::new(&sdk);
     ensure_sender(&ses, &env("SES_FROM_ADDRESS")?).await?;
+    Ok(())
+}
+
+/// Creates the topic (SNS answers an existing one's ARN); returns its ARN.
+async fn ensure_topic(client: &aws_sdk_sns::Client, name: &str) -> Result<String, BootstrapError> {
+    let created = client.create_topic().name(name).send().await.map_err(|e| aws_error("sns", "CreateTopic", e))?;
+    let arn = created.topic_arn().unwrap_or_default().to_owned();
+    println!("topic {name}: {arn}");
+    Ok(arn)
+}
+
+/// Subscribes the queue to the topic unless it already is.
+async fn ensure_subscription(
+    client: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue_arn: &str,
+    raw_message_delivery: bool,
+) -> Result<(), BootstrapError> {
+    let existing = client
+        .list_subscriptions_by_topic()
+        .topic_arn(topic_arn)
+        .send()
+        .await
+        .map_err(|e| aws_error("sns", "ListSubscriptionsByTopic", e))?;
+    if existing.subscriptions().iter().any(|s| s.endpoint() == Some(queue_arn)) {
+        println!("subscription {topic_arn} -> {queue_arn}: exists");
+        return Ok(());
+    }
+    client
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", raw_message_delivery.to_string())
+        .send()
+        .await
+        .map_err(|e| aws_error("sns", "Subscribe", e))?;
+    println!("subscription {topic_arn} -> {queue_arn}: created");
     Ok(())
 }
 

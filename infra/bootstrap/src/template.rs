@@ -1,5 +1,5 @@
-//! The parts of the SAM template that describe storage: the table and the
-//! queues. CloudFormation's short tags (`!GetAtt X.Arn`) arrive as tagged
+//! The parts of the SAM template that describe storage and messaging: the
+//! table, the queues, the SNS topics and their queue subscriptions. CloudFormation's short tags (`!GetAtt X.Arn`) arrive as tagged
 //! YAML values and are read as the references they are.
 
 use serde_yaml_ng::Value;
@@ -33,21 +33,38 @@ pub struct QueueDefinition {
 impl QueueDefinition {
     /// `ReceiptQueue` → `RECEIPT_QUEUE_NAME`.
     pub fn env_name(&self) -> String {
-        let mut out = String::new();
-        for (i, c) in self.logical_id.chars().enumerate() {
-            if c.is_uppercase() && i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_uppercase());
-        }
-        out + "_NAME"
+        name_variable(&self.logical_id)
     }
+}
+
+/// The variable that names a resource locally: `EmailEventsTopic` →
+/// `EMAIL_EVENTS_TOPIC_NAME`.
+pub fn name_variable(logical_id: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in logical_id.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out + "_NAME"
+}
+
+/// An SNS topic's subscription by one of the template's queues.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionDefinition {
+    pub topic: String,
+    pub queue: String,
+    pub raw_message_delivery: bool,
 }
 
 #[derive(Debug)]
 pub struct Template {
     pub table: TableDefinition,
     pub queues: Vec<QueueDefinition>,
+    /// Logical ids of the SNS topics.
+    pub topics: Vec<String>,
+    pub subscriptions: Vec<SubscriptionDefinition>,
 }
 
 impl Template {
@@ -61,6 +78,8 @@ impl Template {
         let resources = root.get("Resources").and_then(Value::as_mapping).ok_or("no Resources")?;
         let mut table = None;
         let mut queues = Vec::new();
+        let mut topics = Vec::new();
+        let mut subscriptions = Vec::new();
         for (id, resource) in resources {
             let id = id.as_str().ok_or("a resource id is not a string")?;
             let properties = resource.get("Properties").cloned().unwrap_or(Value::Null);
@@ -72,10 +91,16 @@ impl Template {
                     table = Some(parse_table(&properties).map_err(|e| format!("{id}: {e}"))?);
                 }
                 Some("AWS::SQS::Queue") => queues.push(parse_queue(id, &properties)),
+                Some("AWS::SNS::Topic") => topics.push(id.to_owned()),
+                Some("AWS::SNS::Subscription") => {
+                    if let Some(subscription) = parse_subscription(&properties) {
+                        subscriptions.push(subscription);
+                    }
+                }
                 _ => {}
             }
         }
-        Ok(Self { table: table.ok_or("no AWS::DynamoDB::Table")?, queues })
+        Ok(Self { table: table.ok_or("no AWS::DynamoDB::Table")?, queues, topics, subscriptions })
     }
 }
 
@@ -121,18 +146,44 @@ fn parse_table(properties: &Value) -> Result<TableDefinition, String> {
     Ok(TableDefinition { attributes, key_schema: key_schema(properties)?, indexes, ttl_attribute })
 }
 
-fn parse_queue(id: &str, properties: &Value) -> QueueDefinition {
-    let number = |v: Option<&Value>| v.and_then(Value::as_u64);
-    let redrive = properties.get("RedrivePolicy");
-    // `!GetAtt Dlq.Arn` is a tagged scalar "Dlq.Arn"; the long form is
-    // `Fn::GetAtt: [Dlq, Arn]`.
-    let target = redrive.and_then(|r| r.get("deadLetterTargetArn")).and_then(|arn| match arn {
+/// The logical id a `!GetAtt X.Arn` (a tagged scalar "X.Arn") or
+/// `Fn::GetAtt: [X, Arn]` refers to.
+fn get_att_target(value: &Value) -> Option<String> {
+    match value {
         Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
             tagged.value.as_str().and_then(|s| s.split('.').next()).map(str::to_owned)
         }
-        Value::Mapping(_) => arn.get("Fn::GetAtt")?.as_sequence()?.first()?.as_str().map(str::to_owned),
+        Value::Mapping(_) => value.get("Fn::GetAtt")?.as_sequence()?.first()?.as_str().map(str::to_owned),
         _ => None,
-    });
+    }
+}
+
+/// The logical id a `!Ref X` or `Ref: X` refers to.
+fn ref_target(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
+        Value::Mapping(_) => value.get("Ref")?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// An `sqs` subscription of a topic of the template; others are not ours
+/// to make locally.
+fn parse_subscription(properties: &Value) -> Option<SubscriptionDefinition> {
+    if properties.get("Protocol").and_then(Value::as_str) != Some("sqs") {
+        return None;
+    }
+    Some(SubscriptionDefinition {
+        topic: ref_target(properties.get("TopicArn")?)?,
+        queue: get_att_target(properties.get("Endpoint")?)?,
+        raw_message_delivery: properties.get("RawMessageDelivery").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+fn parse_queue(id: &str, properties: &Value) -> QueueDefinition {
+    let number = |v: Option<&Value>| v.and_then(Value::as_u64);
+    let redrive = properties.get("RedrivePolicy");
+    let target = redrive.and_then(|r| r.get("deadLetterTargetArn")).and_then(get_att_target);
     QueueDefinition {
         logical_id: id.to_owned(),
         visibility_timeout: number(properties.get("VisibilityTimeout")),
@@ -161,6 +212,17 @@ mod tests {
         assert!(receipts.max_receive_count.unwrap() >= 5);
         let dlq = template.queues.iter().find(|q| q.logical_id == "ReceiptDeadLetterQueue").unwrap();
         assert!(dlq.message_retention_period > receipts.message_retention_period);
+
+        assert_eq!(template.topics, ["EmailEventsTopic"]);
+        assert_eq!(name_variable("EmailEventsTopic"), "EMAIL_EVENTS_TOPIC_NAME");
+        assert_eq!(
+            template.subscriptions,
+            [SubscriptionDefinition {
+                topic: "EmailEventsTopic".into(),
+                queue: "EmailEventsQueue".into(),
+                raw_message_delivery: false
+            }]
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum OpsError {
     Sqs { operation: &'static str, detail: String },
     #[error("{0}")]
     Demo(String),
+    #[error("sns {operation}: {detail}")]
+    Sns { operation: &'static str, detail: String },
 }
 
 pub fn sqs_error<E: std::error::Error + 'static>(operation: &'static str, error: E) -> OpsError {
@@ -28,6 +30,16 @@ pub async fn table() -> Result<Table, OpsError> {
     let sdk = shared::aws::load_sdk_config().await;
     Ok(Table::new(shared::aws::dynamodb_client(&sdk), store.table_name))
 }
+
+pub fn sns_error<E: std::error::Error + 'static>(operation: &'static str, error: E) -> OpsError {
+    OpsError::Sns { operation, detail: aws_sdk_sns::error::DisplayErrorContext(error).to_string() }
+}
+
+pub async fn sns() -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(&shared::aws::load_sdk_config().await)
+}
+
+pub mod ses_events;
 
 pub async fn sqs() -> aws_sdk_sqs::Client {
     shared::aws::sqs_client(&shared::aws::load_sdk_config().await)

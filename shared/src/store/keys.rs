@@ -20,6 +20,8 @@
 //! | payment intent    | `PAYMENT_INTENT#<pi id>` | `PAYMENT_INTENT` | – (points at its order) | no |
 //! | Stripe event      | `STRIPE_EVENT#<evt id>` | `STRIPE_EVENT` | –                      | no  |
 //! | event delivery    | `STRIPE_EVENT#<evt id>` | `DELIVERY#<delivery id>` | –            | yes |
+//! | email address     | `EMAIL_ADDRESS#<address>` | `EMAIL_ADDRESS` | `SUPPRESSED` / `<address>` (suppressed ones only) | no |
+//! | email event       | `EMAIL_EVENT#<SNS message id>` | `EMAIL_EVENT` | –                 | yes |
 //!
 //! Posts fill eight index key pairs, one per listing (`<title>` below is the
 //! case-folded title, then `\u{1}` and the post id, so ties sort by age and a
@@ -67,6 +69,11 @@
 //!   all-posts partitions are hot keys: at a few thousand writes a second
 //!   they would need write sharding.
 //! - A comment is found by id through `gsi1` (`COMMENT#<id>`).
+//! - An email address (normalised) has one item: what SES reported about it
+//!   (bounce and complaint counts) and whether it is suppressed. The mailer
+//!   reads it by key before each send; the suppression list is the sparse
+//!   `SUPPRESSED` partition of `gsi1`, for operators, not for the mailer
+//!   (an index lags its table).
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -222,4 +229,15 @@ pub fn stripe_event(event_id: &str) -> (String, String) {
 
 pub fn stripe_event_delivery(event_id: &str, delivery_id: &str) -> (String, String) {
     (format!("STRIPE_EVENT#{event_id}"), format!("DELIVERY#{delivery_id}"))
+}
+
+pub fn email_address(address: &str) -> (String, String) {
+    (format!("EMAIL_ADDRESS#{address}"), "EMAIL_ADDRESS".into())
+}
+
+/// The `gsi1` partition of suppressed addresses.
+pub const SUPPRESSED: &str = "SUPPRESSED";
+
+pub fn email_event(notification_id: &str) -> (String, String) {
+    (format!("EMAIL_EVENT#{notification_id}"), "EMAIL_EVENT".into())
 }

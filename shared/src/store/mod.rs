@@ -8,6 +8,7 @@ pub mod paging;
 pub mod posts;
 pub mod products;
 pub mod stripe_events;
+pub mod suppressions;
 pub mod users;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ pub use orders::OrderRepository;
 pub use posts::PostRepository;
 pub use products::ProductRepository;
 pub use stripe_events::StripeEventRepository;
+pub use suppressions::SuppressionRepository;
 pub use users::UserRepository;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -448,6 +448,30 @@ impl OrderRepository {
         }
     }
 
+    /// Marks the receipt `suppressed` (the address is on the suppression
+    /// list, so nothing was sent) and lets the claim go. `false`: the claim
+    /// was no longer ours.
+    pub async fn mark_receipt_suppressed(&self, order_id: &str, claim_id: &str) -> Result<bool> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(order_id))))
+            .update_expression(
+                "SET receipt_status = :suppressed, receipt_suppressed_at = :now \
+                 REMOVE receipt_claim_id, receipt_claim_expires_at",
+            )
+            .condition_expression("receipt_claim_id = :claim AND receipt_status <> :sent")
+            .expression_attribute_values(":suppressed", s(ReceiptStatus::Suppressed.as_str()))
+            .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
+            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
+            .expression_attribute_values(":claim", s(claim_id))
+            .send()
+            .await;
+        Ok(updated_if(result)?.is_some())
+    }
+
     /// After a failed send: the receipt is `failed` (until a retry sends
     /// it) and the claim is let go at once, so the retry need not wait.
     pub async fn release_receipt_claim(&self, order_id: &str, claim_id: &str) -> Result<()> {
