@@ -19,7 +19,7 @@ help:
 	@echo "make bench   cold start, memory, size, CPU and AWS calls of every function beside the floor (bench/results/)"
 	@echo "make package build every function's bootstrap.zip for Lambda (ARCH=arm64|x86_64)"
 	@echo "make seed    write the catalog (infra/seed/products.json) into the running stack; idempotent"
-	@echo "make demo    one purchase against 'make run', every step printed"
+	@echo "make demo    one purchase against 'make run', every step printed (PROVIDER=portone: in won, through PortOne)"
 	@echo "make replay EVENT=evt_...  run a recorded Stripe event again; safe to repeat"
 	@echo "make redrive move the receipt dead-letter queue back to the queue; safe to repeat"
 	@echo "make bounce EMAIL=... [KIND=bounce|transient|complaint]  publish an SES event to the local topic"
@@ -85,7 +85,7 @@ redrive: build
 	infra/stack.sh tool redrive-receipts
 
 demo: build
-	infra/stack.sh tool commerce-demo $(EMAIL)
+	infra/stack.sh tool commerce-demo $(if $(filter portone,$(PROVIDER)),--portone) $(EMAIL)
 
 # Email events against `make run` (moto publishes no SES events itself).
 KIND ?= bounce

@@ -2,6 +2,7 @@
 # The local stack, with no AWS account and no Docker:
 #   moto         DynamoDB, SQS, SES v2   127.0.0.1:$MOTO_PORT   (default 5000)
 #   localstripe  Stripe API + webhooks   127.0.0.1:$STRIPE_PORT (default 8420)
+#   portone      PortOne API (our fake)  127.0.0.1:$PORTONE_PORT (default 9402)
 #   bootstrap    table, queues, SES identity, from infra/template.yaml
 #   seed         the catalog, from infra/seed/products.json (idempotent)
 #   webhook      localstripe's events go to the gateway's /api/v1/webhooks/stripe
@@ -96,6 +97,7 @@ start_backends() {
     mkdir -p "$STATE_DIR"
     start moto "$MOTO_PORT" "$VENV/bin/python" "$ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT"
     start localstripe "$STRIPE_PORT" "$VENV/bin/python" "$ROOT/infra/localstripe_loopback.py" --port "$STRIPE_PORT"
+    start portone "$PORTONE_PORT" "$VENV/bin/python" "$ROOT/infra/portone_fake.py" --port "$PORTONE_PORT"
     "$BIN_DIR/local-bootstrap" "$ROOT/infra/template.yaml" | sed 's/^/stack: /'
     "$BIN_DIR/seed-catalog" "$ROOT/infra/seed/products.json" | sed 's/^/stack: /'
     register_stripe_webhook
@@ -129,11 +131,11 @@ main() {
     local profile=debug
     if [[ "$command" == test ]]; then
         # Test ports differ from `make run`'s so both can run at once.
-        : "${MOTO_PORT:=5010}" "${STRIPE_PORT:=8430}" "${GATEWAY_PORT:=3010}"
-        export MOTO_PORT STRIPE_PORT GATEWAY_PORT
+        : "${MOTO_PORT:=5010}" "${STRIPE_PORT:=8430}" "${GATEWAY_PORT:=3010}" "${PORTONE_PORT:=9412}"
+        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT
     elif [[ "$command" == bench ]]; then
-        : "${MOTO_PORT:=5020}" "${STRIPE_PORT:=8440}" "${GATEWAY_PORT:=3020}"
-        export MOTO_PORT STRIPE_PORT GATEWAY_PORT
+        : "${MOTO_PORT:=5020}" "${STRIPE_PORT:=8440}" "${GATEWAY_PORT:=3020}" "${PORTONE_PORT:=9422}"
+        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT
         # Thousands of requests from one address in a minute: the throttle
         # still runs (its cost is part of each request), it just never says no.
         : "${THROTTLE_RATES:=anon=10000000/day,anon_burst=1000000/min,user=10000000/day,user_burst=1000000/min,login=1000/min}"

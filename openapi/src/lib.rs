@@ -20,6 +20,7 @@ pub fn functions() -> Vec<(&'static str, OpenApi)> {
         ("OrdersFunction", orders::api().into_openapi()),
         ("CreatePaymentIntentFunction", create_payment_intent::api().into_openapi()),
         ("StripeWebhookFunction", stripe_webhook::api().into_openapi()),
+        ("PortonePaymentsFunction", portone_payments::api().into_openapi()),
     ]
 }
 

@@ -10,6 +10,8 @@ pub mod http;
 pub mod ids;
 pub mod pagination;
 pub mod password;
+#[cfg(feature = "sqs")]
+pub mod receipts;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;

@@ -33,8 +33,6 @@ pub enum WebhookError {
     Signature(&'static str),
     #[error("not a Stripe event: {0}")]
     Payload(String),
-    #[error("receipt queue: {0}")]
-    Queue(String),
 }
 
 impl From<WebhookError> for Error {
@@ -43,7 +41,6 @@ impl From<WebhookError> for Error {
             // The reason goes to the log, not to whoever is probing.
             WebhookError::Signature(_) => Error::BadRequest("Invalid Stripe signature.".into()),
             WebhookError::Payload(_) => Error::BadRequest("Not a Stripe event.".into()),
-            WebhookError::Queue(detail) => Error::ServiceUnavailable { detail, retry_after_secs: 5 },
         }
     }
 }
@@ -166,7 +163,5 @@ mod tests {
             assert_eq!(error.status().as_u16(), 400);
             assert!(!error.body().message.contains("tolerance"));
         }
-        let queue = shared::Error::from(super::WebhookError::Queue("down".into()));
-        assert_eq!(queue.status().as_u16(), 503, "Stripe retries a 5xx");
     }
 }

@@ -1,7 +1,8 @@
 use shared::config::{StoreSettings, required};
+use shared::receipts::ReceiptQueue;
 use shared::store::Table;
 use shared::{aws, telemetry};
-use stripe_webhook::process::{Processor, ReceiptQueue};
+use stripe_webhook::process::Processor;
 use stripe_webhook::{WebhookState, router};
 
 #[tokio::main(flavor = "current_thread")]

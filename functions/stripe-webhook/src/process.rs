@@ -16,12 +16,12 @@
 //! A paying event costs 2 calls (1 DynamoDB, 1 SQS); a duplicate 2 or 3.
 
 use shared::domain::order::{OrderStatus, ReceiptStatus};
+use shared::receipts::ReceiptQueue;
 use shared::store::orders::{OrderHead, Settled, StatusChange};
 use shared::store::stripe_events::{Delivery, Recorded, recorded_outcome};
 use shared::store::{OrderRepository, StripeEventRepository, Table};
 use shared::{Error, Result};
 
-use crate::WebhookError;
 use crate::event::{CHARGE_REFUNDED, EventSummary, PAYMENT_FAILED, PAYMENT_SUCCEEDED};
 
 /// What an event did; the `status` of its `event completed` line.
@@ -35,6 +35,10 @@ pub enum Outcome {
     /// the order was paid): recorded, nothing changed.
     NotAllowed,
     AmountMismatch,
+    /// A second successful payment for an order another payment (Stripe's
+    /// or PortOne's) already paid: recorded, no second receipt. (Stripe's
+    /// side is refunded by hand; PortOne's are cancelled automatically.)
+    DuplicatePayment,
     PartialRefund,
     UnknownOrder,
     IgnoredType,
@@ -52,6 +56,7 @@ impl Outcome {
             Self::AlreadyDone(_) => "already_done",
             Self::NotAllowed => "transition_not_allowed",
             Self::AmountMismatch => "amount_mismatch",
+            Self::DuplicatePayment => "duplicate_payment",
             Self::PartialRefund => "partial_refund",
             Self::UnknownOrder => "unknown_order",
             Self::IgnoredType => "ignored_type",
@@ -66,36 +71,6 @@ pub struct Handled {
     pub outcome: Outcome,
     pub order_id: Option<String>,
     pub receipt_queued: bool,
-}
-
-/// Where receipts go: the mailer's queue.
-#[derive(Debug, Clone)]
-pub struct ReceiptQueue {
-    pub client: aws_sdk_sqs::Client,
-    pub url: String,
-}
-
-impl ReceiptQueue {
-    /// The message names the order and carries its correlation id (in the
-    /// body and as a message attribute), so the mailer's log lines join the
-    /// order's others.
-    async fn send(&self, order_id: &str, correlation_id: &str) -> Result<(), WebhookError> {
-        let body = serde_json::json!({"order_id": order_id, "correlation_id": correlation_id});
-        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(correlation_id)
-            .build()
-            .map_err(|e| WebhookError::Queue(e.to_string()))?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body.to_string())
-            .message_attributes("correlation_id", attribute)
-            .send()
-            .await
-            .map_err(|e| WebhookError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
-        Ok(())
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -162,7 +137,11 @@ impl Processor {
                 self.duplicate(event, delivery, Some(order_id), order, paid_by_it).await
             }
             Settled::Refused { order } => {
-                let outcome = refusal(order.as_ref(), target, amount, currency);
+                let paying = match change {
+                    StatusChange::Paid { payment_intent_id, .. } => Some(payment_intent_id),
+                    _ => None,
+                };
+                let outcome = refusal(order.as_ref(), target, amount, currency, paying);
                 let order_id = Some(order_id);
                 match self
                     .events
@@ -194,7 +173,11 @@ impl Processor {
                     && order
                         .as_ref()
                         .is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
-                (refusal(order.as_ref(), target, amount, currency), Some(order_id), receipt_due)
+                let paying = match change {
+                    StatusChange::Paid { payment_intent_id, .. } => Some(payment_intent_id),
+                    _ => None,
+                };
+                (refusal(order.as_ref(), target, amount, currency, paying), Some(order_id), receipt_due)
             }
         };
         if let (true, Some(order_id)) = (receipt_due, &order_id) {
@@ -273,8 +256,15 @@ impl Processor {
     }
 }
 
-/// Why the order refused a change the event asked for.
-fn refusal(order: Option<&OrderHead>, target: OrderStatus, amount: i64, currency: &str) -> Outcome {
+/// Why the order refused a change the event asked for. `paying`: the
+/// PaymentIntent of a success, to tell a second payment from a repeat.
+fn refusal(
+    order: Option<&OrderHead>,
+    target: OrderStatus,
+    amount: i64,
+    currency: &str,
+    paying: Option<&str>,
+) -> Outcome {
     let Some(order) = order else { return Outcome::UnknownOrder };
     if order.amount != amount || order.currency != currency {
         tracing::warn!(
@@ -286,6 +276,9 @@ fn refusal(order: Option<&OrderHead>, target: OrderStatus, amount: i64, currency
             "event amount does not match the order; nothing changed"
         );
         Outcome::AmountMismatch
+    } else if order.status == target && paying.is_some_and(|intent| order.paid_by.as_deref() != Some(intent)) {
+        tracing::warn!(order_id = order.id, "a second successful payment for an order already paid");
+        Outcome::DuplicatePayment
     } else if order.status == target {
         Outcome::AlreadyDone(target)
     } else {

@@ -22,6 +22,8 @@
 //! | event delivery    | `STRIPE_EVENT#<evt id>` | `DELIVERY#<delivery id>` | –            | yes |
 //! | email address     | `EMAIL_ADDRESS#<address>` | `EMAIL_ADDRESS` | `SUPPRESSED` / `<address>` (suppressed ones only) | no |
 //! | email event       | `EMAIL_EVENT#<SNS message id>` | `EMAIL_EVENT` | –                 | yes |
+//! | PortOne payment   | `PORTONE_PAYMENT#<imp_uid>` | `PORTONE_PAYMENT` | – (what we made of it, latest) | no |
+//! | PortOne status    | `PORTONE_PAYMENT#<imp_uid>` | `STATUS#<status>` | – (each status takes effect once) | no |
 //!
 //! Posts fill eight index key pairs, one per listing (`<title>` below is the
 //! case-folded title, then `\u{1}` and the post id, so ties sort by age and a
@@ -240,4 +242,14 @@ pub const SUPPRESSED: &str = "SUPPRESSED";
 
 pub fn email_event(notification_id: &str) -> (String, String) {
     (format!("EMAIL_EVENT#{notification_id}"), "EMAIL_EVENT".into())
+}
+
+/// What this service made of a PortOne payment (its audit record).
+pub fn portone_payment(imp_uid: &str) -> (String, String) {
+    (format!("PORTONE_PAYMENT#{imp_uid}"), "PORTONE_PAYMENT".into())
+}
+
+/// One status of a PortOne payment, recorded when it took effect.
+pub fn portone_payment_status(imp_uid: &str, status: &str) -> (String, String) {
+    (format!("PORTONE_PAYMENT#{imp_uid}"), format!("STATUS#{status}"))
 }

@@ -5,6 +5,7 @@ pub mod keys;
 pub mod logins;
 pub mod orders;
 pub mod paging;
+pub mod portone_payments;
 pub mod posts;
 pub mod products;
 pub mod stripe_events;
@@ -20,6 +21,7 @@ use crate::Error;
 
 pub use logins::{LoginRepository, RefreshCheck};
 pub use orders::OrderRepository;
+pub use portone_payments::PortOnePaymentRepository;
 pub use posts::PostRepository;
 pub use products::ProductRepository;
 pub use stripe_events::StripeEventRepository;

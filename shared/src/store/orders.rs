@@ -37,6 +37,9 @@ pub struct OrderHead {
     /// The receipt message has been handed to the queue at least once.
     pub receipt_enqueued: bool,
     pub correlation_id: String,
+    /// The payment that paid it (a Stripe PaymentIntent or a PortOne
+    /// `imp_uid`), once paid: a second successful payment is told apart.
+    pub paid_by: Option<String>,
 }
 
 impl OrderHead {
@@ -48,7 +51,8 @@ impl OrderHead {
 /// A status change and what it records beside the status.
 #[derive(Debug, Clone, Copy)]
 pub enum StatusChange<'a> {
-    /// Paid: the receipt is now due.
+    /// Paid: the receipt is now due. `payment_intent_id` is the payment
+    /// that paid (a PortOne payment's `imp_uid` too).
     Paid {
         event_id: &'a str,
         payment_intent_id: &'a str,
@@ -91,7 +95,7 @@ pub enum Settled {
 pub enum IntentRecord {
     Recorded,
     /// Not recorded: the order already has one, or no longer awaits payment.
-    Kept(OrderHead),
+    Kept(Box<OrderHead>),
 }
 
 /// The outcome of claiming an order's receipt for sending.
@@ -273,7 +277,7 @@ impl OrderRepository {
             Ok(IntentRecord::Recorded)
         } else {
             let head = self.get_head(order_id).await?.ok_or(Error::NotFound)?;
-            Ok(IntentRecord::Kept(head))
+            Ok(IntentRecord::Kept(Box::new(head)))
         }
     }
 
@@ -559,6 +563,7 @@ fn head_from(item: &Item) -> Result<OrderHead> {
         receipt_status: ReceiptStatus::parse(&receipt)
             .ok_or_else(|| Error::internal(format!("receipt status {receipt:?}")))?,
         receipt_enqueued: item.contains_key("receipt_enqueued_at"),
+        paid_by: read.optional_string("paid_payment_intent_id"),
     })
 }
 

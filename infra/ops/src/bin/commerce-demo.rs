@@ -2,6 +2,11 @@
 //! stack, each step printed — a guest order, its PaymentIntent, the 4242
 //! test card attached and confirmed at localstripe, localstripe's signed
 //! webhook turning the order `paid`, and the receipt as SES (moto) got it.
+//!
+//! `commerce-demo --portone` (`make demo PROVIDER=portone`) pays a won
+//! order through the local PortOne instead: the checkout's payment made at
+//! the fake, the client's completion call, PortOne's webhook. A further
+//! argument is the buyer's address (say, one `make bounce` suppressed).
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +28,7 @@ struct Demo {
     api: String,
     stripe: String,
     stripe_key: String,
+    portone: String,
     moto: String,
 }
 
@@ -74,22 +80,30 @@ async fn run() -> Result<(), OpsError> {
         api,
         stripe: required("STRIPE_API_BASE")?,
         stripe_key: required("STRIPE_SECRET_KEY")?,
+        portone: required("PORTONE_API_BASE")?,
         moto: required("AWS_ENDPOINT_URL")?,
     };
     let d = &demo_run;
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let portone = args.first().is_some_and(|a| a == "--portone");
+    if portone {
+        args.remove(0);
+    }
+    let currency = if portone { "krw" } else { "usd" };
 
     println!("1. The catalog (GET /api/v1/products)");
     let products = d.json(d.http.get(format!("{}/api/v1/products", d.api)), "GET /products").await?;
     let product = products["results"]
         .as_array()
-        .and_then(|all| all.iter().find(|p| p["active"] == true && p["currency"] == "usd"))
-        .ok_or_else(|| demo("no active usd product: run `make seed`"))?;
+        .and_then(|all| all.iter().find(|p| p["active"] == true && p["currency"] == currency))
+        .ok_or_else(|| demo(format!("no active {currency} product: run `make seed`")))?;
     println!("   {} at {} {}", product["name"], product["unit_amount"], product["currency"]);
 
     // `make demo EMAIL=...` buys for that address (one `make bounce` put on
     // the suppression list, say); by default a fresh one.
-    let email = std::env::args()
-        .nth(1)
+    let email = args
+        .first()
+        .cloned()
         .unwrap_or_else(|| format!("demo-{}@example.com", ulid::Ulid::new().to_string().to_lowercase()));
     println!("2. A guest order of 2 (POST /api/v1/orders)");
     let order = d
@@ -105,12 +119,44 @@ async fn run() -> Result<(), OpsError> {
     let token = order["order_token"].as_str().ok_or_else(|| demo("a guest order has an order_token"))?.to_owned();
     println!("   order {order_id}: {} {} {}, for {email}", order["status"], order["amount"], order["currency"]);
 
+    if portone {
+        pay_with_portone(d, &order, &order_id, &token).await?;
+    } else {
+        pay_with_stripe(d, &order_id, &token).await?;
+    }
+
+    println!("6. The receipt, queued to SQS and sent by the mailer through SES");
+    let sent = d
+        .wait_for_order(&order_id, &token, Duration::from_secs(30), |o| {
+            o["receipt"]["status"] == "sent" || o["receipt"]["status"] == "suppressed"
+        })
+        .await?;
+    if sent["receipt"]["status"] == "suppressed" {
+        println!("   receipt suppressed: {email} is on the suppression list (make suppressions), so nothing was sent");
+        println!("Done: one purchase, paid once, no email to a suppressed address.");
+        return Ok(());
+    }
+    let mailbox = d.json(d.http.get(format!("{}/moto-api/data.json", d.moto)), "moto's data").await?;
+    let message = mailbox["ses"]["Message"]
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["destinations"]["ToAddresses"][0] == email.as_str()))
+        .ok_or_else(|| demo("moto has no email to the demo address"))?;
+    println!("   sent at {}", sent["receipt"]["sent_at"]);
+    println!("   SES (moto): to {} from {}", message["destinations"]["ToAddresses"][0], message["source"]);
+    println!("   subject: {}", message["subject"]);
+    println!("Done: one purchase, paid once, one receipt.");
+    Ok(())
+}
+
+/// Steps 3–5 with Stripe: the PaymentIntent, the test card at localstripe,
+/// localstripe's signed webhook.
+async fn pay_with_stripe(d: &Demo, order_id: &str, token: &str) -> Result<(), OpsError> {
     println!("3. Its PaymentIntent (POST /api/v1/payments/intent, X-Order-Token)");
     let intent = d
         .json(
             d.http
                 .post(format!("{}/api/v1/payments/intent", d.api))
-                .header("x-order-token", &token)
+                .header("x-order-token", token)
                 .json(&json!({"order_id": order_id})),
             "POST /payments/intent",
         )
@@ -138,28 +184,51 @@ async fn run() -> Result<(), OpsError> {
     println!("   {method_id} attached; the intent is {}", confirmed["status"]);
 
     println!("5. localstripe's signed webhook (payment_intent.succeeded) → POST /api/v1/webhooks/stripe");
-    let paid = d.wait_for_order(&order_id, &token, Duration::from_secs(20), |o| o["status"] == "paid").await?;
+    let paid = d.wait_for_order(order_id, token, Duration::from_secs(20), |o| o["status"] == "paid").await?;
     println!("   order {order_id} is {}; receipt {}", paid["status"], paid["receipt"]["status"]);
 
-    println!("6. The receipt, queued to SQS and sent by the mailer through SES");
-    let sent = d
-        .wait_for_order(&order_id, &token, Duration::from_secs(30), |o| {
-            o["receipt"]["status"] == "sent" || o["receipt"]["status"] == "suppressed"
-        })
+    Ok(())
+}
+
+/// Steps 3–5 with PortOne: the payment the shopper's checkout makes (at the
+/// fake), the client's completion call, then PortOne's webhook, which
+/// changes nothing more.
+async fn pay_with_portone(d: &Demo, order: &Value, order_id: &str, token: &str) -> Result<(), OpsError> {
+    println!("3. The shopper pays at PortOne's checkout (the local fake: POST {}/_fake/payments)", d.portone);
+    let payment = d
+        .json(
+            d.http.post(format!("{}/_fake/payments", d.portone)).json(&json!({
+                "merchant_uid": order_id,
+                "amount": order["amount"],
+                "currency": "KRW",
+            })),
+            "create the PortOne payment",
+        )
         .await?;
-    if sent["receipt"]["status"] == "suppressed" {
-        println!("   receipt suppressed: {email} is on the suppression list (make suppressions), so nothing was sent");
-        println!("Done: one purchase, paid once, no email to a suppressed address.");
-        return Ok(());
-    }
-    let mailbox = d.json(d.http.get(format!("{}/moto-api/data.json", d.moto)), "moto's data").await?;
-    let message = mailbox["ses"]["Message"]
-        .as_array()
-        .and_then(|all| all.iter().find(|m| m["destinations"]["ToAddresses"][0] == email.as_str()))
-        .ok_or_else(|| demo("moto has no email to the demo address"))?;
-    println!("   sent at {}", sent["receipt"]["sent_at"]);
-    println!("   SES (moto): to {} from {}", message["destinations"]["ToAddresses"][0], message["source"]);
-    println!("   subject: {}", message["subject"]);
-    println!("Done: one purchase, paid once, one receipt.");
+    let imp_uid = payment["imp_uid"].as_str().ok_or_else(|| demo("the fake made no imp_uid"))?.to_owned();
+    println!("   {imp_uid}: {} KRW paid", order["amount"]);
+
+    println!("4. The client reports it (POST /api/v1/payments/portone/complete, X-Order-Token)");
+    let completed = d
+        .json(
+            d.http
+                .post(format!("{}/api/v1/payments/portone/complete", d.api))
+                .header("x-order-token", token)
+                .json(&json!({"order_id": order_id, "imp_uid": imp_uid})),
+            "POST /payments/portone/complete",
+        )
+        .await?;
+    println!("   read back from PortOne's API and checked: the order is {}", completed["status"]);
+
+    println!("5. PortOne's webhook (POST /api/v1/webhooks/portone), sent by the fake");
+    let notified = d
+        .json(
+            d.http
+                .post(format!("{}/_fake/payments/{imp_uid}/notify", d.portone))
+                .json(&json!({"url": format!("{}/api/v1/webhooks/portone", d.api)})),
+            "PortOne's webhook",
+        )
+        .await?;
+    println!("   answered {}; the payment was already applied, so nothing changed", notified["status"]);
     Ok(())
 }

@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use commerce_ops::{OpsError, exit_with, sqs, table};
 use shared::config::required;
+use shared::receipts::ReceiptQueue;
 use shared::store::stripe_events::Delivery;
 use shared::telemetry::count_aws_calls;
-use stripe_webhook::process::{Processor, ReceiptQueue};
+use stripe_webhook::process::Processor;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {

@@ -1,0 +1,260 @@
+//! What a PortOne payment means for its order, decided from PortOne's own
+//! record of it (read through the API: neither the client's call nor the
+//! webhook's body is trusted, PortOne signs nothing) and applied on the same
+//! idempotent order transition as Stripe's: `OrderRepository::settle`, then
+//! the receipt queue.
+//!
+//! - `paid` with the order's amount and currency: the order becomes paid
+//!   and its receipt is queued, once per `(imp_uid, status)`.
+//! - `paid` with another amount or currency: cancelled at PortOne, audited
+//!   as `amount_mismatch`, the order untouched.
+//! - `paid` for an order some other payment (Stripe's or PortOne's) already
+//!   paid: cancelled at PortOne, audited as `duplicate_payment`, no second
+//!   receipt.
+//! - `ready`: nothing yet. `failed`: the order becomes `payment_failed`.
+
+use shared::domain::catalog::is_plausible_id;
+use shared::domain::order::{OrderStatus, ReceiptStatus};
+use shared::receipts::ReceiptQueue;
+use shared::store::orders::{OrderHead, Settled, StatusChange};
+use shared::store::portone_payments::PaymentAudit;
+use shared::store::{OrderRepository, PortOnePaymentRepository, Table};
+use shared::{Error, Result};
+
+use crate::portone::{Payment, PortOneClient, PortOneError};
+
+/// What a payment came to; its `as_str` is the audit's `outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This payment paid the order now.
+    Paid,
+    /// This payment had paid the order before: nothing changed.
+    AlreadyPaid,
+    Ready,
+    PaymentFailed,
+    /// The order could not take the failure (e.g. it is paid): recorded.
+    FailureIgnored,
+    AmountMismatch,
+    DuplicatePayment,
+    /// Paid at PortOne for an order that can no longer be paid (canceled):
+    /// cancelled at PortOne.
+    NotPayable,
+    /// PortOne says it is cancelled.
+    Cancelled,
+    /// A status this service does not act on.
+    Unrecognised,
+    /// The payment names another order than the caller's.
+    OtherOrder,
+    /// The payment's `merchant_uid` is no order of ours.
+    UnknownOrder,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::AlreadyPaid => "already_paid",
+            Self::Ready => "ready",
+            Self::PaymentFailed => "payment_failed",
+            Self::FailureIgnored => "failure_ignored",
+            Self::AmountMismatch => "amount_mismatch",
+            Self::DuplicatePayment => "duplicate_payment",
+            Self::NotPayable => "not_payable",
+            Self::Cancelled => "cancelled",
+            Self::Unrecognised => "unrecognised_status",
+            Self::OtherOrder => "other_order",
+            Self::UnknownOrder => "unknown_order",
+        }
+    }
+}
+
+/// A payment and what was made of it.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub payment: Payment,
+    pub outcome: Outcome,
+    /// The receipt was put on the queue by this call.
+    pub receipt_queued: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Confirmer {
+    pub orders: OrderRepository,
+    pub payments: PortOnePaymentRepository,
+    pub portone: PortOneClient,
+    pub receipts: ReceiptQueue,
+}
+
+impl Confirmer {
+    pub fn new(table: Table, portone: PortOneClient, receipts: ReceiptQueue) -> Self {
+        Self {
+            orders: OrderRepository::new(table.clone()),
+            payments: PortOnePaymentRepository::new(table),
+            portone,
+            receipts,
+        }
+    }
+
+    /// Reads the payment from PortOne and applies it. With `for_order`, a
+    /// payment for another order changes nothing (`OtherOrder`).
+    pub async fn confirm(&self, imp_uid: &str, for_order: Option<&str>) -> Result<Confirmation> {
+        let payment = self.portone.payment(imp_uid).await?;
+        let done = |outcome, receipt_queued| Ok(Confirmation { payment: payment.clone(), outcome, receipt_queued });
+        if for_order.is_some_and(|expected| expected != payment.merchant_uid) {
+            tracing::warn!(imp_uid, "the payment is for another order; nothing changed");
+            return done(Outcome::OtherOrder, false);
+        }
+        let order_id = payment.merchant_uid.as_str();
+        tracing::Span::current().record("order_id", order_id);
+        let order = match is_plausible_id(order_id) {
+            true => self.orders.get_head(order_id).await?,
+            false => None,
+        };
+        let Some(order) = order else {
+            tracing::warn!(imp_uid, "the payment names no order of ours");
+            return done(Outcome::UnknownOrder, false);
+        };
+        shared::telemetry::record_correlation_id(&order.correlation_id);
+        let (outcome, receipt_queued) = match payment.status.as_str() {
+            "paid" => self.paid(&payment, &order).await?,
+            "failed" => (self.failed(&payment, &order).await?, false),
+            "ready" => (self.note(&payment, Outcome::Ready).await?, false),
+            "cancelled" => (self.note(&payment, Outcome::Cancelled).await?, false),
+            _ => (self.note(&payment, Outcome::Unrecognised).await?, false),
+        };
+        tracing::info!(imp_uid, outcome = outcome.as_str(), "portone payment confirmed");
+        done(outcome, receipt_queued)
+    }
+
+    async fn paid(&self, payment: &Payment, order: &OrderHead) -> Result<(Outcome, bool)> {
+        let currency = payment.currency.to_ascii_lowercase();
+        if payment.amount != order.amount || currency != order.currency {
+            tracing::warn!(
+                order_amount = order.amount,
+                order_currency = %order.currency,
+                paid_amount = payment.amount,
+                paid_currency = %payment.currency,
+                "the payment's amount or currency is not the order's; cancelling it"
+            );
+            return Ok((self.cancel(payment, Outcome::AmountMismatch).await?, false));
+        }
+        if let Some(settled) = self.already_settled(payment, order).await? {
+            return Ok(settled);
+        }
+        let audit = self.audit_of(payment, Outcome::Paid);
+        let event_id = format!("portone:{}", payment.imp_uid);
+        let change = StatusChange::Paid { event_id: &event_id, payment_intent_id: &payment.imp_uid };
+        let settled = self
+            .orders
+            .settle(
+                self.payments.status_put(&audit)?,
+                &order.id,
+                change,
+                order.amount,
+                &order.currency,
+                vec![self.payments.audit_write(&audit)?],
+            )
+            .await?;
+        match settled {
+            Settled::Applied => {
+                tracing::info!(order_id = %order.id, from = order.status.as_str(), to = "paid", "order status changed");
+                self.receipts.send(&order.id, &order.correlation_id).await?;
+                Ok((Outcome::Paid, true))
+            }
+            // Recorded before: the order as it is decides (the caller's
+            // view was read before the transaction).
+            Settled::Seen { order: now, .. } | Settled::Refused { order: now } => match now {
+                Some(now) => Ok(self.already_settled(payment, &now).await?.unwrap_or((Outcome::AlreadyPaid, false))),
+                None => Err(Error::internal(format!("order {} vanished while being paid", order.id))),
+            },
+        }
+    }
+
+    /// When the order is past awaiting payment: paid by this payment
+    /// (its receipt queued again if not sent: a crash may have come between
+    /// the transaction and the queue), or by another (this one is cancelled),
+    /// or not payable at all.
+    async fn already_settled(&self, payment: &Payment, order: &OrderHead) -> Result<Option<(Outcome, bool)>> {
+        if order.status.awaits_payment() {
+            return Ok(None);
+        }
+        let paid = matches!(order.status, OrderStatus::Paid | OrderStatus::Refunded);
+        if paid && order.paid_by.as_deref() == Some(payment.imp_uid.as_str()) {
+            let requeue = order.status == OrderStatus::Paid && order.receipt_status != ReceiptStatus::Sent;
+            if requeue {
+                self.receipts.send(&order.id, &order.correlation_id).await?;
+            }
+            return Ok(Some((Outcome::AlreadyPaid, requeue)));
+        }
+        let outcome = if paid { Outcome::DuplicatePayment } else { Outcome::NotPayable };
+        tracing::warn!(
+            status = order.status.as_str(),
+            outcome = outcome.as_str(),
+            "a payment for an order that is not awaiting one; cancelling it"
+        );
+        Ok(Some((self.cancel(payment, outcome).await?, false)))
+    }
+
+    async fn failed(&self, payment: &Payment, order: &OrderHead) -> Result<Outcome> {
+        let currency = payment.currency.to_ascii_lowercase();
+        let audit = self.audit_of(payment, Outcome::PaymentFailed);
+        let event_id = format!("portone:{}:failed", payment.imp_uid);
+        let settled = self
+            .orders
+            .settle(
+                self.payments.status_put(&audit)?,
+                &order.id,
+                StatusChange::PaymentFailed { event_id: &event_id },
+                payment.amount,
+                &currency,
+                vec![self.payments.audit_write(&audit)?],
+            )
+            .await?;
+        match settled {
+            Settled::Applied => Ok(Outcome::PaymentFailed),
+            Settled::Seen { .. } => Ok(Outcome::PaymentFailed),
+            Settled::Refused { .. } => self.note(payment, Outcome::FailureIgnored).await,
+        }
+    }
+
+    /// Records a status that changes no order (once per status).
+    async fn note(&self, payment: &Payment, outcome: Outcome) -> Result<Outcome> {
+        self.payments.record_status(&self.audit_of(payment, outcome)).await?;
+        Ok(outcome)
+    }
+
+    /// Cancels the payment at PortOne (unless it already is) and audits why.
+    async fn cancel(&self, payment: &Payment, why: Outcome) -> Result<Outcome> {
+        if payment.status != "cancelled" {
+            let reason = match why {
+                Outcome::AmountMismatch => "amount or currency differs from the order",
+                Outcome::DuplicatePayment => "the order was already paid",
+                _ => "the order can no longer be paid",
+            };
+            match self.portone.cancel(&payment.imp_uid, reason).await {
+                Ok(_) => {}
+                // Refused: a concurrent call may have cancelled it first.
+                Err(PortOneError::Refused { .. }) => {
+                    let now = self.portone.payment(&payment.imp_uid).await?;
+                    if now.status != "cancelled" {
+                        return Err(Error::internal(format!("PortOne refused to cancel {}", payment.imp_uid)));
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        self.payments.audit(&self.audit_of(payment, why)).await?;
+        Ok(why)
+    }
+
+    fn audit_of<'a>(&self, payment: &'a Payment, outcome: Outcome) -> PaymentAudit<'a> {
+        PaymentAudit {
+            imp_uid: &payment.imp_uid,
+            order_id: &payment.merchant_uid,
+            status: &payment.status,
+            amount: payment.amount,
+            currency: &payment.currency,
+            outcome: outcome.as_str(),
+        }
+    }
+}

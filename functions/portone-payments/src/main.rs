@@ -1,0 +1,41 @@
+use std::sync::Arc;
+
+use portone_payments::confirm::Confirmer;
+use portone_payments::portone::PortOneClient;
+use portone_payments::{PortOneState, parse_allowed_sources, router};
+use shared::config::{StoreSettings, TokenSettings, optional, required};
+use shared::receipts::ReceiptQueue;
+use shared::store::Table;
+use shared::throttle::Throttle;
+use shared::tokens::TokenService;
+use shared::{Error, aws, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let tokens = TokenSettings::from_env()?;
+    let store = StoreSettings::from_env()?;
+    let portone = PortOneClient::new(
+        &required("PORTONE_API_BASE")?,
+        required("PORTONE_IMP_KEY")?,
+        required("PORTONE_IMP_SECRET")?,
+    )?;
+    let webhook_sources = match optional("PORTONE_WEBHOOK_ALLOWED_IPS") {
+        Some(text) => Some(Arc::new(
+            parse_allowed_sources(&text)
+                .map_err(|reason| Error::Config { name: "PORTONE_WEBHOOK_ALLOWED_IPS", reason })?,
+        )),
+        None => None,
+    };
+    let sdk = aws::load_sdk_config().await;
+    let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
+    let receipts = ReceiptQueue { client: aws::sqs_client(&sdk), url: required("RECEIPT_QUEUE_URL")? };
+    let throttle = Throttle::from_env(table.clone())?;
+    let state = PortOneState {
+        confirmer: Confirmer::new(table, portone, receipts),
+        tokens: Arc::new(TokenService::new(tokens)),
+        throttle,
+        webhook_sources,
+    };
+    lambda_http::run(router(state)).await
+}
