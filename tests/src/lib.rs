@@ -206,4 +206,5 @@ pub fn fresh_request_id() -> String {
     format!("test-{}", ulid::Ulid::new())
 }
 pub mod commerce;
+pub mod portone;
 pub mod posts;
