@@ -3,6 +3,9 @@
 #   moto         DynamoDB, SQS, SES v2   127.0.0.1:$MOTO_PORT   (default 5000)
 #   localstripe  Stripe API + webhooks   127.0.0.1:$STRIPE_PORT (default 8420)
 #   portone      PortOne API (our fake)  127.0.0.1:$PORTONE_PORT (default 9402)
+#   google       OpenID provider (mock)  127.0.0.1:$SOCIAL_GOOGLE_PORT (9400)
+#   github       GitHub (our fake)       127.0.0.1:$SOCIAL_GITHUB_PORT (9401)
+#   company      OpenID provider (mock)  127.0.0.1:$SOCIAL_COMPANY_PORT (9403)
 #   bootstrap    table, queues, SES identity, from infra/template.yaml
 #   seed         the catalog, from infra/seed/products.json (idempotent)
 #   webhook      localstripe's events go to the gateway's /api/v1/webhooks/stripe
@@ -98,6 +101,9 @@ start_backends() {
     start moto "$MOTO_PORT" "$VENV/bin/python" "$ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT"
     start localstripe "$STRIPE_PORT" "$VENV/bin/python" "$ROOT/infra/localstripe_loopback.py" --port "$STRIPE_PORT"
     start portone "$PORTONE_PORT" "$VENV/bin/python" "$ROOT/infra/portone_fake.py" --port "$PORTONE_PORT"
+    start google "$SOCIAL_GOOGLE_PORT" "$VENV/bin/oidc-provider-mock" --host 127.0.0.1 --port "$SOCIAL_GOOGLE_PORT"
+    start github "$SOCIAL_GITHUB_PORT" "$VENV/bin/python" "$ROOT/infra/github_fake.py" --port "$SOCIAL_GITHUB_PORT"
+    start company "$SOCIAL_COMPANY_PORT" "$VENV/bin/oidc-provider-mock" --host 127.0.0.1 --port "$SOCIAL_COMPANY_PORT"
     "$BIN_DIR/local-bootstrap" "$ROOT/infra/template.yaml" | sed 's/^/stack: /'
     "$BIN_DIR/seed-catalog" "$ROOT/infra/seed/products.json" | sed 's/^/stack: /'
     register_stripe_webhook
@@ -132,10 +138,15 @@ main() {
     if [[ "$command" == test ]]; then
         # Test ports differ from `make run`'s so both can run at once.
         : "${MOTO_PORT:=5010}" "${STRIPE_PORT:=8430}" "${GATEWAY_PORT:=3010}" "${PORTONE_PORT:=9412}"
-        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT
+        : "${SOCIAL_GOOGLE_PORT:=9410}" "${SOCIAL_GITHUB_PORT:=9411}" "${SOCIAL_COMPANY_PORT:=9413}" "${SOCIAL_ROGUE_PORT:=9414}"
+        # The tests' own provider (tests/fixtures/rogue_issuer.py) too.
+        : "${SOCIAL_OIDC_PROVIDERS:=company,rogue}"
+        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT SOCIAL_OIDC_PROVIDERS
+        export SOCIAL_GOOGLE_PORT SOCIAL_GITHUB_PORT SOCIAL_COMPANY_PORT SOCIAL_ROGUE_PORT
     elif [[ "$command" == bench ]]; then
         : "${MOTO_PORT:=5020}" "${STRIPE_PORT:=8440}" "${GATEWAY_PORT:=3020}" "${PORTONE_PORT:=9422}"
-        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT
+        : "${SOCIAL_GOOGLE_PORT:=9420}" "${SOCIAL_GITHUB_PORT:=9421}" "${SOCIAL_COMPANY_PORT:=9423}"
+        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT SOCIAL_GOOGLE_PORT SOCIAL_GITHUB_PORT SOCIAL_COMPANY_PORT
         # Thousands of requests from one address in a minute: the throttle
         # still runs (its cost is part of each request), it just never says no.
         : "${THROTTLE_RATES:=anon=10000000/day,anon_burst=1000000/min,user=10000000/day,user_burst=1000000/min,login=1000/min}"

@@ -15,6 +15,7 @@ use utoipa::openapi::OpenApi;
 pub fn functions() -> Vec<(&'static str, OpenApi)> {
     vec![
         ("AuthFunction", auth::api().into_openapi()),
+        ("SocialAuthFunction", social_auth::api().into_openapi()),
         ("PostsFunction", posts::api().into_openapi()),
         ("DocsFunction", docs::api().into_openapi()),
         ("OrdersFunction", orders::api().into_openapi()),

@@ -208,3 +208,4 @@ pub fn fresh_request_id() -> String {
 pub mod commerce;
 pub mod portone;
 pub mod posts;
+pub mod social;

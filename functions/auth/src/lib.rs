@@ -128,13 +128,8 @@ async fn token(
             return Err(Error::NotAuthenticated(BAD_CREDENTIALS));
         }
     };
-    let now = timefmt::now().unix_timestamp();
-    let login_id = shared::ids::new_id();
-    let refresh = state.tokens.issue_refresh(&user.id, &login_id, now)?;
-    state.logins.start(&user.id, &refresh, now).await?;
-    let access = state.tokens.issue_access(&user.id, &user.username, now)?;
-    tracing::info!(user_id = %user.id, login_id = %login_id, "signed in");
-    Ok(json_response(StatusCode::OK, &TokenPair { access, refresh: refresh.token }))
+    let (access, refresh) = state.logins.sign_in(&state.tokens, &user).await?;
+    Ok(json_response(StatusCode::OK, &TokenPair { access, refresh }))
 }
 
 /// Trade a refresh token for a new pair; the old one is then used up.

@@ -22,6 +22,8 @@
 //! | event delivery    | `STRIPE_EVENT#<evt id>` | `DELIVERY#<delivery id>` | –            | yes |
 //! | email address     | `EMAIL_ADDRESS#<address>` | `EMAIL_ADDRESS` | `SUPPRESSED` / `<address>` (suppressed ones only) | no |
 //! | email event       | `EMAIL_EVENT#<SNS message id>` | `EMAIL_EVENT` | –                 | yes |
+//! | social sign-in    | `SOCIAL_STATE#<state>` | `SOCIAL_STATE` | – (used once, 10 minutes) | yes |
+//! | identity          | `IDENTITY#<provider>#<subject>` | `IDENTITY` | – (points at its user) | no |
 //! | PortOne payment   | `PORTONE_PAYMENT#<imp_uid>` | `PORTONE_PAYMENT` | – (what we made of it, latest) | no |
 //! | PortOne status    | `PORTONE_PAYMENT#<imp_uid>` | `STATUS#<status>` | – (each status takes effect once) | no |
 //!
@@ -252,4 +254,14 @@ pub fn portone_payment(imp_uid: &str) -> (String, String) {
 /// One status of a PortOne payment, recorded when it took effect.
 pub fn portone_payment_status(imp_uid: &str, status: &str) -> (String, String) {
     (format!("PORTONE_PAYMENT#{imp_uid}"), format!("STATUS#{status}"))
+}
+
+/// A social sign-in between its start and its callback.
+pub fn social_state(state: &str) -> (String, String) {
+    (format!("SOCIAL_STATE#{state}"), "SOCIAL_STATE".into())
+}
+
+/// A provider's account, `(provider, subject)`, pointing at its user.
+pub fn identity(provider: &str, subject: &str) -> (String, String) {
+    (format!("IDENTITY#{provider}#{subject}"), "IDENTITY".into())
 }

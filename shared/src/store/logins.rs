@@ -29,6 +29,22 @@ impl LoginRepository {
         Self { table }
     }
 
+    /// Signs `user` in: a new login and its first token pair
+    /// `(access, refresh)`, as `POST /auth/token` and social sign-in give.
+    pub async fn sign_in(
+        &self,
+        tokens: &crate::tokens::TokenService,
+        user: &crate::domain::user::User,
+    ) -> Result<(String, String)> {
+        let now = crate::timefmt::now().unix_timestamp();
+        let login_id = crate::ids::new_id();
+        let refresh = tokens.issue_refresh(&user.id, &login_id, now)?;
+        self.start(&user.id, &refresh, now).await?;
+        let access = tokens.issue_access(&user.id, &user.username, now)?;
+        tracing::info!(user_id = %user.id, login_id = %login_id, "signed in");
+        Ok((access, refresh.token))
+    }
+
     /// Records a new login whose only valid refresh token is `first`.
     pub async fn start(&self, user_id: &str, first: &IssuedRefresh, now: i64) -> Result<()> {
         let mut item = item_with_key(keys::login(&first.login_id));

@@ -26,6 +26,19 @@ impl UserRepository {
     /// Writes the user and claims its username in one transaction; a
     /// username taken in any letter case is a 409 and nothing is written.
     pub async fn create(&self, user: &User, password_hash: Option<&str>) -> Result<()> {
+        if self.table.transact(self.create_writes(user, password_hash)?).await? {
+            Ok(())
+        } else {
+            Err(Error::Conflict {
+                message: "A user with that username already exists.".into(),
+                errors: Some(FieldErrors::single("username", "A user with that username already exists.")),
+            })
+        }
+    }
+
+    /// The writes that make a user: its username claim and its profile,
+    /// each only if new; more writes may join them in one transaction.
+    pub fn create_writes(&self, user: &User, password_hash: Option<&str>) -> Result<Vec<TransactWriteItem>> {
         let username_key = username_key(&user.username);
         let mut profile = item_with_key(keys::user(&user.id));
         let (gsi1pk, gsi1sk) = keys::user_by_email(&user.email.to_lowercase(), &user.id);
@@ -51,14 +64,39 @@ impl UserRepository {
                 .map(|put| TransactWriteItem::builder().put(put).build())
                 .map_err(Error::internal)
         };
-        if self.table.transact([put(claim)?, put(profile)?]).await? {
-            Ok(())
-        } else {
-            Err(Error::Conflict {
-                message: "A user with that username already exists.".into(),
-                errors: Some(FieldErrors::single("username", "A user with that username already exists.")),
-            })
-        }
+        Ok(vec![put(claim)?, put(profile)?])
+    }
+
+    /// Writes all of `writes` (a user's, with others) or none.
+    pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<bool> {
+        self.table.transact(writes).await
+    }
+
+    /// Whether a username is taken, in any letter case.
+    pub async fn username_taken(&self, username: &str) -> Result<bool> {
+        Ok(self.table.get(keys::username_claim(&username_key(username))).await?.is_some())
+    }
+
+    /// The user whose email is `email` (any letter case), by the email
+    /// index (eventually consistent: for linking sign-ins, not for
+    /// uniqueness).
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
+        let output = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI1_PK)
+            .expression_attribute_values(":pk", s(keys::user_by_email(&email.to_lowercase(), "").0))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("Query", e))?;
+        let Some(item) = output.items.unwrap_or_default().into_iter().next() else { return Ok(None) };
+        let user_id = ItemReader(&item).string("id")?;
+        self.get(&user_id).await
     }
 
     pub async fn get(&self, user_id: &str) -> Result<Option<User>> {

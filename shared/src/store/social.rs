@@ -1,0 +1,129 @@
+//! Social sign-in's server-side state: the pending sign-ins (state, nonce,
+//! PKCE verifier, bound to a provider and a redirect URI, 10 minutes, used
+//! once) and the identities `(provider, subject)` that point at users.
+
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
+
+use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use crate::{Error, Result};
+
+/// A sign-in started and not yet finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignIn {
+    pub state: String,
+    pub provider: String,
+    pub redirect_uri: String,
+    /// OpenID Connect providers only.
+    pub nonce: Option<String>,
+    pub code_verifier: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SocialRepository {
+    table: Table,
+}
+
+impl SocialRepository {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    pub async fn save_pending(&self, pending: &PendingSignIn) -> Result<()> {
+        let mut item = item_with_key(keys::social_state(&pending.state));
+        item.insert("provider".into(), s(&pending.provider));
+        item.insert("redirect_uri".into(), s(&pending.redirect_uri));
+        item.insert("code_verifier".into(), s(&pending.code_verifier));
+        if let Some(nonce) = &pending.nonce {
+            item.insert("nonce".into(), s(nonce));
+        }
+        item.insert(keys::TTL.into(), n(pending.expires_at));
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Takes the pending sign-in `state` for `provider`, once: a
+    /// conditional delete, so of two concurrent callbacks one gets it. An
+    /// unknown, used, expired (TTL deletion lags, so the condition checks
+    /// the time too) or another provider's state is `None`.
+    pub async fn take_pending(&self, state: &str, provider: &str, now: i64) -> Result<Option<PendingSignIn>> {
+        let result = self
+            .table
+            .client
+            .delete_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::social_state(state))))
+            .condition_expression("attribute_exists(pk) AND provider = :provider AND expires_at > :now")
+            .expression_attribute_values(":provider", s(provider))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let item = match result {
+            Ok(output) => output.attributes.unwrap_or_default(),
+            Err(e) if matches!(e.as_service_error(), Some(DeleteItemError::ConditionalCheckFailedException(_))) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(sdk_error("DeleteItem", e)),
+        };
+        let read = ItemReader(&item);
+        Ok(Some(PendingSignIn {
+            state: state.to_owned(),
+            provider: read.string("provider")?,
+            redirect_uri: read.string("redirect_uri")?,
+            nonce: read.optional_string("nonce"),
+            code_verifier: read.string("code_verifier")?,
+            expires_at: read.int(keys::TTL)?,
+        }))
+    }
+
+    /// The user an identity belongs to.
+    pub async fn user_of(&self, provider: &str, subject: &str) -> Result<Option<String>> {
+        let item = self.table.get(keys::identity(provider, subject)).await?;
+        item.as_ref().map(|item| ItemReader(item).string("user_id")).transpose()
+    }
+
+    /// The write that makes an identity point at `user_id`, only if the
+    /// identity is new (a concurrent first sign-in loses).
+    pub fn identity_write(&self, provider: &str, subject: &str, user_id: &str) -> Result<TransactWriteItem> {
+        let mut item: Item = item_with_key(keys::identity(provider, subject));
+        item.insert("provider".into(), s(provider));
+        item.insert("subject".into(), s(subject));
+        item.insert("user_id".into(), s(user_id));
+        item.insert("linked_at".into(), s(crate::timefmt::rfc3339(crate::timefmt::now())));
+        let put = Put::builder()
+            .table_name(&self.table.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Links an identity to an existing user: the identity is new and the
+    /// user still exists, or nothing is written. `Ok(false)`: one of them
+    /// did not hold.
+    pub async fn link(&self, provider: &str, subject: &str, user_id: &str) -> Result<bool> {
+        let user_exists = ConditionCheck::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::user(user_id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        let writes = [
+            self.identity_write(provider, subject, user_id)?,
+            TransactWriteItem::builder().condition_check(user_exists).build(),
+        ];
+        self.table.transact(writes).await
+    }
+}
