@@ -14,7 +14,7 @@
 //! - `ready`: nothing yet. `failed`: the order becomes `payment_failed`.
 
 use shared::domain::catalog::is_plausible_id;
-use shared::domain::order::{OrderStatus, ReceiptStatus};
+use shared::domain::order::OrderStatus;
 use shared::receipts::ReceiptQueue;
 use shared::store::orders::{OrderHead, Settled, StatusChange};
 use shared::store::portone_payments::PaymentAudit;
@@ -180,7 +180,7 @@ impl Confirmer {
         }
         let paid = matches!(order.status, OrderStatus::Paid | OrderStatus::Refunded);
         if paid && order.paid_by.as_deref() == Some(payment.imp_uid.as_str()) {
-            let requeue = order.status == OrderStatus::Paid && order.receipt_status != ReceiptStatus::Sent;
+            let requeue = order.receipt_needs_requeue(shared::timefmt::now());
             if requeue {
                 self.receipts.send(&order.id, &order.correlation_id).await?;
             }

@@ -197,8 +197,7 @@ impl Processor {
         order: Option<OrderHead>,
         paid_by_it: bool,
     ) -> Result<Handled> {
-        let receipt_due = paid_by_it
-            && order.as_ref().is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
+        let receipt_due = paid_by_it && order.as_ref().is_some_and(|o| o.receipt_needs_requeue(shared::timefmt::now()));
         if let (true, Some(order_id)) = (receipt_due, &order_id) {
             self.queue_receipt(event, order_id).await?;
         }

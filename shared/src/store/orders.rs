@@ -34,15 +34,31 @@ pub struct OrderHead {
     pub currency: String,
     pub payment_intent_id: Option<String>,
     pub receipt_status: ReceiptStatus,
-    /// The receipt message has been handed to the queue at least once.
-    pub receipt_enqueued: bool,
+    /// When the paying transaction marked the receipt queued (the message
+    /// goes to the queue right after it).
+    pub receipt_enqueued_at: Option<time::OffsetDateTime>,
     pub correlation_id: String,
     /// The payment that paid it (a Stripe PaymentIntent or a PortOne
     /// `imp_uid`), once paid: a second successful payment is told apart.
     pub paid_by: Option<String>,
 }
 
+/// How long a queued receipt is given before a redelivered payment queues
+/// it again.
+const RECEIPT_REQUEUE_AFTER: time::Duration = time::Duration::seconds(60);
+
 impl OrderHead {
+    /// Whether a payment reported again (a provider's redelivery, a client
+    /// retrying) should queue the receipt again: the order is paid, the
+    /// receipt not sent, and it was not queued in the last minute. A crash
+    /// between the paying transaction and the queue is mended by the next
+    /// report; a client calling in a loop does not flood the queue.
+    pub fn receipt_needs_requeue(&self, now: time::OffsetDateTime) -> bool {
+        self.status == OrderStatus::Paid
+            && self.receipt_status != ReceiptStatus::Sent
+            && self.receipt_enqueued_at.is_none_or(|at| now - at >= RECEIPT_REQUEUE_AFTER)
+    }
+
     pub fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
         may_read(self.user_id.as_deref(), self.token_hash.as_deref(), caller, presented_token)
     }
@@ -562,7 +578,7 @@ fn head_from(item: &Item) -> Result<OrderHead> {
         payment_intent_id: read.optional_string("payment_intent_id"),
         receipt_status: ReceiptStatus::parse(&receipt)
             .ok_or_else(|| Error::internal(format!("receipt status {receipt:?}")))?,
-        receipt_enqueued: item.contains_key("receipt_enqueued_at"),
+        receipt_enqueued_at: read.optional_string("receipt_enqueued_at").and_then(|t| timefmt::parse_rfc3339(&t)),
         paid_by: read.optional_string("paid_payment_intent_id"),
     })
 }
