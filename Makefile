@@ -61,7 +61,8 @@ browser:
 # Release binaries (the workspace's release profile) measured beside the
 # floor function on the bench ports; results in bench/results/latest.{md,json}.
 bench: venv wrk
-	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f)) -p floor-function -p bench-harness -p local-bootstrap -p commerce-ops
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f)) -p floor-function -p bench-harness -p local-bootstrap
+	$(CARGO) build --release -p commerce-ops --bin seed-catalog
 	infra/stack.sh bench
 
 wrk:

@@ -42,6 +42,9 @@ struct Settings {
     out_dir: PathBuf,
     spawns: usize,
     requests: usize,
+    /// Requests that write: fewer, because moto copies a table for every
+    /// transaction (its rollback), so each costs more as the table grows.
+    writes: usize,
     wrk_seconds: u32,
     wrk_connections: u32,
 }
@@ -65,12 +68,14 @@ impl Settings {
         };
         let spawns = number("BENCH_SPAWNS", 20)?.max(1);
         let requests = number("BENCH_REQUESTS", 1000)?.max(20);
+        let writes = number("BENCH_WRITES", 200)?.max(20);
         Ok(Settings {
             out_dir: std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| root.join("bench/results")),
             root,
             bin_dir,
             spawns,
             requests,
+            writes,
             wrk_seconds: number("BENCH_WRK_SECONDS", 10)? as u32,
             wrk_connections: number("BENCH_WRK_CONNECTIONS", 4)? as u32,
         })
@@ -187,7 +192,9 @@ async fn run() -> Result<(), String> {
         Operation {
             name: "POST /orders",
             function: "OrdersFunction",
-            events: http_events(&http, n + 1, |i| HttpRequest::post_json("/api/v1/orders", &order_input(i)))?,
+            events: http_events(&http, settings.writes + 1, |i| {
+                HttpRequest::post_json("/api/v1/orders", &order_input(i))
+            })?,
             check: http_ok,
         },
     ];
@@ -208,9 +215,21 @@ async fn run() -> Result<(), String> {
         results.push(result);
     }
 
+    // An order read by its token, as a guest's client polls it.
+    let (order_id, order_token) = fixtures.intent_order.clone();
+    let read_order = HttpRequest::get(format!("/api/v1/orders/{order_id}")).header("x-order-token", &order_token);
+    let read = Operation {
+        name: "GET /orders/{id}",
+        function: "OrdersFunction",
+        events: http_events(&http, n + 1, |_| read_order.clone())?,
+        check: http_ok,
+    };
+    let (result, _) = warm(&Subject::new(specs[read.function].clone(), &log_dir), &read, false).await?;
+    note_rss(&mut max_rss, read.function, result.warm.max_rss_kib);
+    results.push(result);
+
     // A PaymentIntent for one order, asked for again and again (the same
     // intent each time, as the contract says).
-    let (order_id, order_token) = fixtures.intent_order.clone();
     let intent_request = HttpRequest::post_json("/api/v1/payments/intent", &json!({"order_id": order_id}))
         .header("x-order-token", &order_token);
     let intent = Operation {
@@ -221,6 +240,36 @@ async fn run() -> Result<(), String> {
     };
     let (result, _) = warm(&Subject::new(specs[intent.function].clone(), &log_dir), &intent, false).await?;
     note_rss(&mut max_rss, intent.function, result.warm.max_rss_kib);
+    results.push(result);
+
+    // The social sign-in providers a client offers (what its sign-in page
+    // asks first).
+    if specs.contains_key("SocialAuthFunction") {
+        let providers = Operation {
+            name: "GET /auth/social/providers",
+            function: "SocialAuthFunction",
+            events: http_events(&http, n + 1, |_| HttpRequest::get("/api/v1/auth/social/providers"))?,
+            check: http_ok,
+        };
+        let (result, _) = warm(&Subject::new(specs[providers.function].clone(), &log_dir), &providers, false).await?;
+        note_rss(&mut max_rss, providers.function, result.warm.max_rss_kib);
+        results.push(result);
+    }
+
+    // A won order paid at PortOne, reported again and again by the client
+    // (the first pays it; the rest read PortOne and find it paid).
+    let (won_id, won_token, imp_uid) = fixtures.portone_order.clone();
+    let complete =
+        HttpRequest::post_json("/api/v1/payments/portone/complete", &json!({"order_id": won_id, "imp_uid": imp_uid}))
+            .header("x-order-token", &won_token);
+    let portone = Operation {
+        name: "POST /payments/portone/complete (again)",
+        function: "PortonePaymentsFunction",
+        events: http_events(&http, n + 1, |_| complete.clone())?,
+        check: http_ok,
+    };
+    let (result, _) = warm(&Subject::new(specs[portone.function].clone(), &log_dir), &portone, false).await?;
+    note_rss(&mut max_rss, portone.function, result.warm.max_rss_kib);
     results.push(result);
 
     // Stripe says each of those orders was paid: one event per order.
@@ -277,6 +326,31 @@ async fn run() -> Result<(), String> {
     note_rss(&mut max_rss, mailer.function, result.warm.max_rss_kib);
     results.push(result);
     let sent_receipt = batches.first().and_then(|b| b.first()).cloned().ok_or("no receipt message")?;
+
+    // SES's reports: permanent bounces, each for an address of its own, in
+    // batches of 10 (each one transaction: its marker and the address).
+    let bounces: Vec<(Bytes, String)> = (0..settings.writes.div_ceil(10) + 1)
+        .map(|batch| {
+            let messages: Vec<(String, String)> = (0..10)
+                .map(|i| {
+                    let id = format!("bench-{}", ulid::Ulid::new());
+                    (id.clone(), ses_notification("Bounce", &format!("bounced-{batch}-{i}-{id}@example.com"), &id))
+                })
+                .collect();
+            (sqs_batch(&email_queue_arn(), &messages), String::new())
+        })
+        .collect();
+    let email_events = Operation {
+        name: "email-events: batch of 10 bounces",
+        function: "EmailEventsFunction",
+        events: bounces,
+        check: batch_ok,
+    };
+    let (mut result, _) =
+        warm(&Subject::new(specs[email_events.function].clone(), &log_dir), &email_events, false).await?;
+    result.per = "batch".into();
+    note_rss(&mut max_rss, email_events.function, result.warm.max_rss_kib);
+    results.push(result);
     println!("bench: warm runs done ({:.1} s)", started.elapsed().as_secs_f64());
 
     // Cold starts: one event each function answers without changing what
@@ -296,15 +370,29 @@ async fn run() -> Result<(), String> {
             "DocsFunction" => {
                 Box::new(|| http.event(&HttpRequest::get("/api/v1/docs"), &fresh_request_id()).map(|e| e.1))
             }
-            "OrdersFunction" => Box::new(|| {
-                http.event(&HttpRequest::post_json("/api/v1/orders", &order_input(0)), &fresh_request_id()).map(|e| e.1)
-            }),
+            // A read: by now moto's transactions are slow enough (it copies
+            // the grown table for each) to time out and be retried.
+            "OrdersFunction" => Box::new(|| http.event(&read_order, &fresh_request_id()).map(|e| e.1)),
             "CreatePaymentIntentFunction" => Box::new(|| http.event(&intent_request, &fresh_request_id()).map(|e| e.1)),
+            "SocialAuthFunction" => Box::new(|| {
+                http.event(&HttpRequest::get("/api/v1/auth/social/providers"), &fresh_request_id()).map(|e| e.1)
+            }),
+            // Its first call of an instance fetches PortOne's token too.
+            "PortonePaymentsFunction" => Box::new(|| http.event(&complete, &fresh_request_id()).map(|e| e.1)),
             "StripeWebhookFunction" => Box::new(|| http.event(&duplicate_event, &fresh_request_id()).map(|e| e.1)),
             "ReceiptMailerFunction" => Box::new(|| Ok(sqs_batch(&queue.arn, std::slice::from_ref(&sent_receipt)))),
+            // A delivery report: read, logged, nothing written.
+            "EmailEventsFunction" => Box::new(|| {
+                let id = format!("bench-{}", ulid::Ulid::new());
+                Ok(sqs_batch(
+                    &email_queue_arn(),
+                    &[(id.clone(), ses_notification("Delivery", "reader@example.com", &id))],
+                ))
+            }),
             other => return Err(format!("no cold-start event for {other}; add one to the bench")),
         };
-        let check: Check = if name == "ReceiptMailerFunction" { batch_ok } else { http_ok };
+        let check: Check =
+            if matches!(name.as_str(), "ReceiptMailerFunction" | "EmailEventsFunction") { batch_ok } else { http_ok };
         let cold = subject.cold_starts(settings.spawns, |_| probe(), check).await?;
         let size = load::size(&subject.spec.binary, &work_dir)?;
         functions.push(FunctionResult {
@@ -319,11 +407,33 @@ async fn run() -> Result<(), String> {
 
     let throughput = throughput(&settings, &template_path, &floor_template_path, &post_path).await?;
 
-    let report = Report::new(functions, results, throughput, settings.spawns, n);
+    let report = Report::new(functions, results, throughput, settings.spawns, n, settings.writes);
     report.write(&settings.out_dir)?;
     println!("{}", report.markdown());
     println!("bench: done in {:.1} s; results in {}", started.elapsed().as_secs_f64(), settings.out_dir.display());
     Ok(())
+}
+
+/// An SES notification (`Bounce`: permanent; `Delivery`) in SNS's envelope,
+/// as the email-events queue receives it.
+fn ses_notification(event_type: &str, address: &str, sns_message_id: &str) -> String {
+    let mut ses = json!({"eventType": event_type, "mail": {"messageId": sns_message_id, "destination": [address]}});
+    if event_type == "Bounce" {
+        ses["bounce"] = json!({"bounceType": "Permanent", "bounceSubType": "General",
+                               "bouncedRecipients": [{"emailAddress": address}]});
+    } else {
+        ses["delivery"] = json!({"recipients": [address]});
+    }
+    json!({"Type": "Notification", "MessageId": sns_message_id, "Message": ses.to_string()}).to_string()
+}
+
+fn email_queue_arn() -> String {
+    format!(
+        "arn:aws:sqs:{}:{}:{}",
+        e2e_tests::required_setting("AWS_REGION"),
+        e2e_tests::setting("AWS_ACCOUNT_ID").unwrap_or_else(|| "123456789012".into()),
+        e2e_tests::setting("EMAIL_EVENTS_QUEUE_NAME").unwrap_or_else(|| "email-events".into())
+    )
 }
 
 fn note_rss(max_rss: &mut HashMap<String, u64>, function: &str, kib: u64) {

@@ -3,6 +3,7 @@
 //! warm invocations (CPU time, peak memory, duration) and the AWS calls its
 //! log lines report.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,16 +65,33 @@ impl Subject {
     ) -> Result<ColdStarts, String> {
         let mut init = Vec::with_capacity(spawns);
         let mut first_response = Vec::with_capacity(spawns);
+        let mut first_request = Vec::with_capacity(spawns);
+        let mut second_request = Vec::with_capacity(spawns);
         for n in 0..spawns {
             let pool = FunctionPool::new(self.spec.clone(), 1);
-            let (result, measured) = pool.invoke_measured(event(n)?).await;
+            let first = pool.invoke_measured(event(n)?).await;
+            // The same kind of event again, on the now warm instance: what
+            // the first cost beyond it was lazy start-up.
+            let second = pool.invoke_measured(event(n)?).await;
             pool.shutdown().await;
-            let answer = result.map_err(|e| format!("{}: cold start {n}: {e}", self.spec.name))?;
-            check(&answer).map_err(|e| format!("{}: cold start {n}: {e}", self.spec.name))?;
-            init.push(measured.init.ok_or("a cold start reported no init")?);
-            first_response.push(measured.first_response.ok_or("a cold start reported no first response")?);
+            for (which, (result, _)) in [("first", &first), ("second", &second)] {
+                let answer =
+                    result.as_ref().map_err(|e| format!("{}: cold start {n}, {which}: {e}", self.spec.name))?;
+                check(answer).map_err(|e| format!("{}: cold start {n}, {which}: {e}", self.spec.name))?;
+            }
+            let (first, second) = (first.1, second.1);
+            init.push(first.init.ok_or("a cold start reported no init")?);
+            first_response.push(first.first_response.ok_or("a cold start reported no first response")?);
+            first_request.push(first.duration);
+            second_request.push(second.duration);
         }
-        Ok(ColdStarts { spawns, init: Spread::of(&init), first_response: Spread::of(&first_response) })
+        Ok(ColdStarts {
+            spawns,
+            init: Spread::of(&init),
+            first_response: Spread::of(&first_response),
+            first_request: Spread::of(&first_request),
+            second_request: Spread::of(&second_request),
+        })
     }
 
     /// One instance: a first (cold) invocation, then `events` warm ones.
@@ -129,8 +147,14 @@ impl Subject {
 #[derive(Debug, Clone, Serialize)]
 pub struct ColdStarts {
     pub spawns: usize,
+    /// Spawn → first poll of the Runtime API.
     pub init: Spread,
+    /// Spawn → the first answer.
     pub first_response: Spread,
+    /// The first invocation alone (delivery → answer).
+    pub first_request: Spread,
+    /// The same event again on the same, now warm, instance.
+    pub second_request: Spread,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,11 +171,12 @@ pub struct WarmRun {
 
 /// The AWS calls a function's log reports for the lines carrying one of
 /// `request_ids`, per line that ends an operation (`request completed` or
-/// `event completed`), as the most any such line reports per service.
+/// `event completed`): per service, the count most lines report (the
+/// steady state; a first request that did more, say, does not set it).
 pub fn aws_calls_per_operation(log_file: &Path, request_ids: &[String]) -> Result<AwsCalls, String> {
     let text = std::fs::read_to_string(log_file).map_err(|e| format!("{}: {e}", log_file.display()))?;
     let wanted: std::collections::HashSet<&str> = request_ids.iter().map(String::as_str).collect();
-    let mut most = AwsCalls::new();
+    let mut seen: BTreeMap<String, BTreeMap<u64, usize>> = BTreeMap::new();
     let mut lines = 0;
     for line in text.lines() {
         let Ok(value) = serde_json::from_str::<Value>(line) else { continue };
@@ -161,21 +186,21 @@ pub fn aws_calls_per_operation(log_file: &Path, request_ids: &[String]) -> Resul
             continue;
         }
         lines += 1;
-        if let Some(calls) = value["aws_calls"].as_object() {
-            for (service, n) in calls {
-                let n = n.as_u64().unwrap_or(0);
-                let entry = most.entry(service.clone()).or_insert(0);
-                *entry = (*entry).max(n);
-            }
+        for service in ["dynamodb", "sqs", "ses"] {
+            let n = value["aws_calls"][service].as_u64().unwrap_or(0);
+            *seen.entry(service.to_owned()).or_default().entry(n).or_insert(0) += 1;
         }
     }
     if lines == 0 {
         return Err(format!("no completed line for these requests in {}", log_file.display()));
     }
-    for service in ["dynamodb", "sqs", "ses"] {
-        most.entry(service.to_owned()).or_insert(0);
-    }
-    Ok(most)
+    Ok(seen
+        .into_iter()
+        .map(|(service, counts)| {
+            let most = counts.iter().max_by_key(|(n, times)| (**times, **n)).map(|(n, _)| *n).unwrap_or(0);
+            (service, most)
+        })
+        .collect())
 }
 
 /// Checks for answers.

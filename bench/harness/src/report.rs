@@ -44,6 +44,7 @@ pub struct Report {
     pub machine: String,
     pub spawns: usize,
     pub warm_requests: usize,
+    pub warm_writes: usize,
     pub functions: Vec<FunctionResult>,
     pub operations: Vec<OperationResult>,
     pub throughput: Vec<Throughput>,
@@ -69,6 +70,7 @@ impl Report {
         throughput: Vec<Throughput>,
         spawns: usize,
         warm_requests: usize,
+        warm_writes: usize,
     ) -> Report {
         let mut report = Report {
             generated_at: time::OffsetDateTime::now_utc()
@@ -77,6 +79,7 @@ impl Report {
             machine: machine(),
             spawns,
             warm_requests,
+            warm_writes,
             functions,
             operations,
             throughput,
@@ -96,7 +99,7 @@ impl Report {
 
     fn check_targets(&self) -> Vec<Target> {
         let mut targets = Vec::new();
-        let (Some(floor), Some(floor_op)) = (self.floor(), self.floor_operation()) else { return targets };
+        let Some(floor) = self.floor() else { return targets };
         for f in self.functions.iter().filter(|f| f.function != crate::FLOOR) {
             let limit = 2.0 * floor.cold.init.median_ms;
             targets.push(Target {
@@ -108,17 +111,19 @@ impl Report {
                 ),
                 met: f.cold.init.median_ms <= limit,
             });
-            // The function's own round trips: its cold-start operation's
-            // warm duration, less the floor's.
-            if let Some(op) = self.operations.iter().find(|o| o.function == f.function) {
-                let own = (op.warm.duration.median_ms - floor_op.warm.duration.median_ms).max(0.0);
-                let limit = floor.cold.first_response.median_ms + own;
-                targets.push(Target {
-                    target: format!("{}: first response ≤ floor's + own work ({limit:.2} ms)", f.function),
-                    measured: format!("{:.2} ms", f.cold.first_response.median_ms),
-                    met: f.cold.first_response.median_ms <= limit,
-                });
-            }
+            // The function's own work and round trips: the same event on the
+            // same instance once warm, at the same moment (moto slows as the
+            // table grows, so an earlier warm run would not compare).
+            let own = f.cold.second_request.median_ms;
+            let limit = floor.cold.first_response.median_ms + own;
+            targets.push(Target {
+                target: format!("{}: first response ≤ floor's + own work when warm ({limit:.2} ms)", f.function),
+                measured: format!(
+                    "{:.2} ms (first request {:.2} ms, the same again {:.2} ms)",
+                    f.cold.first_response.median_ms, f.cold.first_request.median_ms, own
+                ),
+                met: f.cold.first_response.median_ms <= limit,
+            });
             targets.push(Target {
                 target: format!("{}: max RSS ≤ 32 MiB", f.function),
                 measured: format!("{:.1} MiB", f.max_rss_kib as f64 / 1024.0),
@@ -184,15 +189,19 @@ impl Report {
             "`make bench` on {}, {}. Release build (the workspace's `[profile.release]`), \
              functions run by the local gateway's Runtime API against moto and localstripe on loopback. \
              The floor is the smallest `lambda_http` function (`bench/floor`), built the same way. \
-             Cold starts: {} fresh processes per function; warm figures over {} requests per operation.\n\n",
-            self.generated_at, self.machine, self.spawns, self.warm_requests
+             Cold starts: {} fresh processes per function; warm figures over {} requests per reading operation \
+             and {} per writing one (moto copies a table for each transaction, so writes slow as it grows; \
+             the webhook and the mailer take one event per order written). Peak memory is after all of a \
+             function's warm requests.\n\n",
+            self.generated_at, self.machine, self.spawns, self.warm_requests, self.warm_writes
         ));
         md.push_str("## Cold start, memory, size\n\n");
-        md.push_str("| function | init median | init p90 | × floor | first response median | p90 | × floor | max RSS (warm) | binary | zip |\n");
-        md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("Init: spawn → the first poll of the Runtime API. First response: spawn → the first answer. First and again: that first invocation alone, and the same event once more on the same instance, now warm (their difference is start-up work left to the first request).\n\n");
+        md.push_str("| function | init median | init p90 | × floor | first response median | p90 | × floor | first / again | max RSS (warm) | binary | zip |\n");
+        md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for f in &self.functions {
             md.push_str(&format!(
-                "| {} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {} | {:.1} MiB | {:.2} MiB | {:.2} MiB |\n",
+                "| {} | {:.2} ms | {:.2} ms | {} | {:.2} ms | {:.2} ms | {} | {:.2} / {:.2} ms | {:.1} MiB | {:.2} MiB | {:.2} MiB |\n",
                 f.function,
                 f.cold.init.median_ms,
                 f.cold.init.p90_ms,
@@ -200,6 +209,8 @@ impl Report {
                 f.cold.first_response.median_ms,
                 f.cold.first_response.p90_ms,
                 ratio(f.cold.first_response.median_ms, floor.map(|f| f.cold.first_response.median_ms)),
+                f.cold.first_request.median_ms,
+                f.cold.second_request.median_ms,
                 f.max_rss_kib as f64 / 1024.0,
                 f.size.binary_bytes as f64 / MIB,
                 f.size.zip_bytes as f64 / MIB,

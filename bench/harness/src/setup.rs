@@ -67,6 +67,8 @@ pub struct Fixtures {
     /// A guest order of its own, for asking for its PaymentIntent again and
     /// again (the measured orders are all paid by the bench's webhook run).
     pub intent_order: (String, String),
+    /// A won order paid at the local PortOne: (order id, order token, imp_uid).
+    pub portone_order: (String, String, String),
 }
 
 pub async fn make(invoker: &mut Invoker<'_>, products: &Value) -> Result<Fixtures, String> {
@@ -108,5 +110,26 @@ pub async fn make(invoker: &mut Invoker<'_>, products: &Value) -> Result<Fixture
     let order = invoker.expect(&HttpRequest::post_json("/api/v1/orders", &order), 201).await?;
     let field = |name: &str| order[name].as_str().map(str::to_owned).ok_or(format!("order without {name}"));
     let intent_order = (field("id")?, field("order_token")?);
-    Ok(Fixtures { access_token, post_id, product_id, intent_order })
+
+    let won_product = products
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["currency"] == "krw" && p["active"] == true))
+        .and_then(|p| p["id"].as_str())
+        .ok_or("no active krw product in the seed")?;
+    let order = json!({"email": "bench-portone@example.com", "items": [{"product_id": won_product, "quantity": 1}]});
+    let order = invoker.expect(&HttpRequest::post_json("/api/v1/orders", &order), 201).await?;
+    let field = |name: &str| order[name].as_str().map(str::to_owned).ok_or(format!("order without {name}"));
+    let (won_id, won_token) = (field("id")?, field("order_token")?);
+    let base = e2e_tests::required_setting("PORTONE_API_BASE");
+    let payment: Value = reqwest::Client::new()
+        .post(format!("{base}/_fake/payments"))
+        .json(&json!({"merchant_uid": won_id, "amount": order["amount"], "currency": "KRW"}))
+        .send()
+        .await
+        .map_err(|e| format!("the local PortOne: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("the local PortOne: {e}"))?;
+    let imp_uid = payment["imp_uid"].as_str().ok_or("the local PortOne made no payment")?.to_owned();
+    Ok(Fixtures { access_token, post_id, product_id, intent_order, portone_order: (won_id, won_token, imp_uid) })
 }
