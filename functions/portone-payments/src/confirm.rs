@@ -95,20 +95,22 @@ impl Confirmer {
         }
     }
 
-    /// Reads the payment from PortOne and applies it. With `for_order`, a
-    /// payment for another order changes nothing (`OtherOrder`).
-    pub async fn confirm(&self, imp_uid: &str, for_order: Option<&str>) -> Result<Confirmation> {
+    /// Reads the payment from PortOne and applies it. With `for_order` (the
+    /// caller's order, as just read), a payment for another order changes
+    /// nothing (`OtherOrder`); without, the payment names the order.
+    pub async fn confirm(&self, imp_uid: &str, for_order: Option<&OrderHead>) -> Result<Confirmation> {
         let payment = self.portone.payment(imp_uid).await?;
         let done = |outcome, receipt_queued| Ok(Confirmation { payment: payment.clone(), outcome, receipt_queued });
-        if for_order.is_some_and(|expected| expected != payment.merchant_uid) {
+        if for_order.is_some_and(|expected| expected.id != payment.merchant_uid) {
             tracing::warn!(imp_uid, "the payment is for another order; nothing changed");
             return done(Outcome::OtherOrder, false);
         }
         let order_id = payment.merchant_uid.as_str();
         tracing::Span::current().record("order_id", order_id);
-        let order = match is_plausible_id(order_id) {
-            true => self.orders.get_head(order_id).await?,
-            false => None,
+        let order = match (for_order, is_plausible_id(order_id)) {
+            (Some(known), _) => Some(known.clone()),
+            (None, true) => self.orders.get_head(order_id).await?,
+            (None, false) => None,
         };
         let Some(order) = order else {
             tracing::warn!(imp_uid, "the payment names no order of ours");

@@ -112,7 +112,7 @@ async fn complete_portone_payment(
         return Err(Error::NotFound);
     }
     shared::telemetry::record_correlation_id(&order.correlation_id);
-    let confirmation = state.confirmer.confirm(&imp_uid, Some(&order_id)).await?;
+    let confirmation = state.confirmer.confirm(&imp_uid, Some(&order)).await?;
     let status = match confirmation.outcome {
         Outcome::Paid | Outcome::AlreadyPaid | Outcome::PaymentFailed | Outcome::FailureIgnored => StatusCode::OK,
         Outcome::Ready => StatusCode::ACCEPTED,
