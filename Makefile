@@ -60,9 +60,11 @@ browser:
 
 # Release binaries (the workspace's release profile) measured beside the
 # floor function on the bench ports; results in bench/results/latest.{md,json}.
+# One cargo call, naming each binary: the ops crate's other six would each
+# cost a link with LTO, and a second call would resolve features anew.
 bench: venv wrk
-	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f)) -p floor-function -p bench-harness -p local-bootstrap
-	$(CARGO) build --release -p commerce-ops --bin seed-catalog
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f) --bin $(f)) -p floor-function --bin floor \
+		-p bench-harness --bin run-bench -p local-bootstrap --bin local-bootstrap -p commerce-ops --bin seed-catalog
 	infra/stack.sh bench
 
 wrk:
