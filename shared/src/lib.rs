@@ -3,6 +3,7 @@
 //! password hashes, the DynamoDB single-table store, and JSON logs.
 
 pub mod aws;
+pub mod batch;
 pub mod config;
 pub mod domain;
 pub mod error;

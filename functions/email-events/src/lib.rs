@@ -11,15 +11,12 @@
 
 pub mod notification;
 
-use std::time::Instant;
-
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageAttributeValue;
 use lambda_runtime::LambdaEvent;
 use shared::store::SuppressionRepository;
 use shared::store::suppressions::AddressEvent;
-use shared::telemetry::{count_aws_calls, mask_email};
-use tracing::Instrument;
+use shared::telemetry::mask_email;
 
 use crate::notification::{EventKind, ParseError};
 
@@ -45,8 +42,8 @@ pub enum Handled {
     DeadLettered,
 }
 
-impl Handled {
-    fn as_str(self) -> &'static str {
+impl shared::batch::Outcome for Handled {
+    fn as_str(&self) -> &'static str {
         match self {
             Self::Suppressed => "suppressed",
             Self::Counted => "counted",
@@ -70,41 +67,18 @@ impl EmailEvents {
     /// those again.
     pub async fn handle_batch(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let request_id = event.context.request_id.clone();
-        let mut response = SqsBatchResponse::default();
-        for message in &event.payload.records {
-            let message_id = message.message_id.clone().unwrap_or_default();
-            let span = tracing::info_span!(
+        let messages = event.payload.records.iter().map(|m| (m.message_id.clone().unwrap_or_default(), m));
+        let span_for = |message_id: &str| {
+            tracing::info_span!(
                 "event",
                 request_id = %request_id,
                 message_id = %message_id,
                 notification_id = tracing::field::Empty,
                 kind = tracing::field::Empty,
-            );
-            let started = Instant::now();
-            let (result, calls) = count_aws_calls(self.handle_message(message)).instrument(span.clone()).await;
-            let duration_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
-            span.in_scope(|| match &result {
-                Ok(handled) => tracing::info!(
-                    status = handled.as_str(),
-                    duration_ms,
-                    aws_calls = %calls.operation_json(),
-                    "event completed"
-                ),
-                Err(error) => tracing::warn!(
-                    status = "failed",
-                    error = %error,
-                    duration_ms,
-                    aws_calls = %calls.operation_json(),
-                    "event completed"
-                ),
-            });
-            if result.is_err() {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        Ok(response)
+            )
+        };
+        let failed = shared::handle_each_message!(messages, span_for, |message| self.handle_message(message));
+        Ok(shared::batch::response(failed))
     }
 
     async fn handle_message(&self, message: &SqsMessage) -> Result<Handled, EmailEventsError> {

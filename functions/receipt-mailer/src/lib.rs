@@ -16,9 +16,7 @@
 
 pub mod render;
 
-use std::time::Instant;
-
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
@@ -26,9 +24,7 @@ use shared::domain::email::normalise_address;
 use shared::domain::order::Order;
 use shared::store::orders::ReceiptClaim;
 use shared::store::{OrderRepository, SuppressionRepository, Table};
-use shared::telemetry::count_aws_calls;
 use shared::timefmt;
-use tracing::Instrument;
 
 /// Why a message was not handled; it will be delivered again.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +62,8 @@ pub enum Delivered {
     Suppressed,
 }
 
-impl Delivered {
-    fn as_str(self) -> &'static str {
+impl shared::batch::Outcome for Delivered {
+    fn as_str(&self) -> &'static str {
         match self {
             Self::Sent => "sent",
             Self::AlreadySent => "already_sent",
@@ -112,42 +108,19 @@ impl Mailer {
     /// by id so SQS delivers only those again.
     pub async fn handle_batch(&self, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
         let request_id = event.context.request_id.clone();
-        let mut response = SqsBatchResponse::default();
-        for message in &event.payload.records {
-            let message_id = message.message_id.clone().unwrap_or_default();
-            let span = tracing::info_span!(
+        let messages = event.payload.records.iter().map(|m| (m.message_id.clone().unwrap_or_default(), m));
+        let span_for = |message_id: &str| {
+            tracing::info_span!(
                 "event",
                 request_id = %request_id,
                 message_id = %message_id,
                 correlation_id = tracing::field::Empty,
                 order_id = tracing::field::Empty,
                 receive_count = tracing::field::Empty,
-            );
-            let started = Instant::now();
-            let (result, calls) = count_aws_calls(self.handle_message(message)).instrument(span.clone()).await;
-            let duration_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
-            span.in_scope(|| match &result {
-                Ok(delivered) => tracing::info!(
-                    status = delivered.as_str(),
-                    duration_ms,
-                    aws_calls = %calls.operation_json(),
-                    "event completed"
-                ),
-                Err(error) => tracing::warn!(
-                    status = "failed",
-                    error = %error,
-                    duration_ms,
-                    aws_calls = %calls.operation_json(),
-                    "event completed"
-                ),
-            });
-            if result.is_err() {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        Ok(response)
+            )
+        };
+        let failed = shared::handle_each_message!(messages, span_for, |message| self.handle_message(message));
+        Ok(shared::batch::response(failed))
     }
 
     async fn handle_message(&self, message: &SqsMessage) -> Result<Delivered, MailerError> {
