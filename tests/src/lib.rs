@@ -196,6 +196,24 @@ pub async fn completed_log_line(request_id: &str) -> Value {
     panic!("no `request completed` line for request {request_id} in {path}");
 }
 
+/// A stored item, as the suites read them back.
+pub type Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// The item at `pk` / `sk`, read consistently.
+pub async fn item_at(pk: &str, sk: &str) -> Option<Item> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (db, table) = dynamodb().await;
+    db.get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .key("sk", AttributeValue::S(sk.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+}
+
 /// How many calls to `service` the request with `request_id` made.
 pub async fn aws_calls(request_id: &str, service: &str) -> u64 {
     completed_log_line(request_id).await["aws_calls"][service].as_u64().unwrap_or(0)

@@ -3,7 +3,6 @@
 //! `krw` orders, the two PortOne routes, the audit item the service keeps of
 //! each PortOne payment, the webhook's log lines, and one receipt.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 use crate::commerce::{
     GuestOrder, Member, Reply, call, emails_to, events_completed, eventually, guest_order_of, seeded, wait_for_order,
 };
-use crate::{Api, dynamodb, required_setting, status_and_json};
+use crate::{Api, required_setting, status_and_json};
 
 /// `POST` `{order_id, imp_uid}`: the client says it paid.
 pub const COMPLETE: &str = "/api/v1/payments/portone/complete";
@@ -251,20 +250,7 @@ pub fn webhook_url(api: &Api) -> String {
     api.url(WEBHOOK)
 }
 
-pub type Item = HashMap<String, AttributeValue>;
-
-pub async fn item_at(pk: &str, sk: &str) -> Option<Item> {
-    let (db, table) = dynamodb().await;
-    db.get_item()
-        .table_name(table)
-        .key("pk", AttributeValue::S(pk.to_owned()))
-        .key("sk", AttributeValue::S(sk.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("GetItem")
-        .item
-}
+pub use crate::{Item, item_at};
 
 /// The service's audit item of a PortOne payment.
 pub async fn audit_of(imp_uid: &str) -> Option<Item> {

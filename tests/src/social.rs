@@ -4,7 +4,6 @@
 //! `rogue` (`tests/fixtures/rogue_issuer.py`, which signs ID tokens badly on
 //! request), and what the service keeps of a sign-in in DynamoDB.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -563,20 +562,7 @@ impl RogueIssuer {
 // ---------------------------------------------------------------------------
 // What the service stores
 
-pub type Item = HashMap<String, AttributeValue>;
-
-pub async fn item_at(pk: &str, sk: &str) -> Option<Item> {
-    let (db, table) = dynamodb().await;
-    db.get_item()
-        .table_name(table)
-        .key("pk", AttributeValue::S(pk.to_owned()))
-        .key("sk", AttributeValue::S(sk.to_owned()))
-        .consistent_read(true)
-        .send()
-        .await
-        .expect("GetItem")
-        .item
-}
+pub use crate::{Item, item_at};
 
 /// A started sign-in: `SOCIAL_STATE#<state>` / `SOCIAL_STATE`.
 pub async fn state_item(state: &str) -> Option<Item> {

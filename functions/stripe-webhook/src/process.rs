@@ -137,11 +137,7 @@ impl Processor {
                 self.duplicate(event, delivery, Some(order_id), order, paid_by_it).await
             }
             Settled::Refused { order } => {
-                let paying = match change {
-                    StatusChange::Paid { payment_intent_id, .. } => Some(payment_intent_id),
-                    _ => None,
-                };
-                let outcome = refusal(order.as_ref(), target, amount, currency, paying);
+                let outcome = refusal(order.as_ref(), target, amount, currency, change.paying());
                 let order_id = Some(order_id);
                 match self
                     .events
@@ -173,11 +169,7 @@ impl Processor {
                     && order
                         .as_ref()
                         .is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
-                let paying = match change {
-                    StatusChange::Paid { payment_intent_id, .. } => Some(payment_intent_id),
-                    _ => None,
-                };
-                (refusal(order.as_ref(), target, amount, currency, paying), Some(order_id), receipt_due)
+                (refusal(order.as_ref(), target, amount, currency, change.paying()), Some(order_id), receipt_due)
             }
         };
         if let (true, Some(order_id)) = (receipt_due, &order_id) {

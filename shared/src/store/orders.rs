@@ -82,6 +82,15 @@ pub enum StatusChange<'a> {
 }
 
 impl StatusChange<'_> {
+    /// The payment a `Paid` change is for (to tell a second payment from
+    /// a repeat of the first).
+    pub fn paying(&self) -> Option<&str> {
+        match self {
+            Self::Paid { payment_intent_id, .. } => Some(payment_intent_id),
+            _ => None,
+        }
+    }
+
     pub fn target(&self) -> OrderStatus {
         match self {
             Self::Paid { .. } => OrderStatus::Paid,
