@@ -8,14 +8,15 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
+.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
 	@echo "make test    build, start a stack on the test ports, run every test, stop it"
 	@echo "make unit    unit tests only (no stack)"
 	@echo "make lint    rustfmt --check and clippy -D warnings"
-	@echo "make openapi regenerate openapi/*.json from the code (commit the result)"
+	@echo "make openapi regenerate openapi/*.json and openapi/schema.graphql from the code (commit the result)"
+	@echo "make graphql-allowlist  regenerate openapi/graphql-allowlist.json from openapi/operations/*.graphql"
 	@echo "make bench   cold start, memory, size, CPU and AWS calls of every function beside the floor (bench/results/)"
 	@echo "make package build every function's bootstrap.zip for Lambda (ARCH=arm64|x86_64)"
 	@echo "make seed    write the catalog (infra/seed/products.json) into the running stack; idempotent"
@@ -74,6 +75,11 @@ wrk:
 
 openapi:
 	$(CARGO) run --quiet -p openapi-doc --bin generate-openapi
+
+# The operations the project's clients and tests send (openapi/operations/),
+# by hash, for GRAPHQL_ALLOWLIST=on. The same generator writes every file
+# under openapi/; CI's drift test fails when any of them is stale.
+graphql-allowlist: openapi
 
 # Commerce operations, against the running `make run` stack (its settings
 # from infra/local.env; exported variables win, as everywhere).

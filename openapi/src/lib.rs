@@ -22,6 +22,7 @@ pub fn functions() -> Vec<(&'static str, OpenApi)> {
         ("CreatePaymentIntentFunction", create_payment_intent::api().into_openapi()),
         ("StripeWebhookFunction", stripe_webhook::api().into_openapi()),
         ("PortonePaymentsFunction", portone_payments::api().into_openapi()),
+        ("GraphqlFunction", graphql::api().into_openapi()),
     ]
 }
 
@@ -53,6 +54,8 @@ pub fn document() -> Value {
         {"name": "orders", "description": "The catalog and orders, priced on the server."},
         {"name": "payments", "description": "Stripe PaymentIntents for orders, and Stripe's webhook."},
         {"name": "docs", "description": "This document, and a page to read it."},
+        {"name": "graphql", "description": "The posts as a GraphQL schema (`schema.graphql`), outside `/api/v1`: \
+            its answers are `{data, errors}` with `extensions.code`, not `ErrorBody`."},
     ]);
     add_error_responses(&mut doc);
     doc
@@ -208,7 +211,36 @@ fn add_error_responses(doc: &mut Value) {
 }
 
 /// The committed files, as the generator writes them.
-pub fn rendered() -> [(&'static str, String); 2] {
+pub fn rendered() -> [(&'static str, String); 4] {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
-    [("openapi.json", pretty(&document())), ("apigateway.json", pretty(&api_gateway_document()))]
+    [
+        ("openapi.json", pretty(&document())),
+        ("apigateway.json", pretty(&api_gateway_document())),
+        ("schema.graphql", graphql::sdl()),
+        ("graphql-allowlist.json", pretty(&graphql_allowlist())),
+    ]
+}
+
+/// Where the operations the project's own clients and tests send live, one
+/// per `.graphql` file.
+pub const OPERATIONS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/operations");
+
+/// The GraphQL allowlist: each operation's SHA-256 (of its trimmed text,
+/// which is what clients send) → the operation.
+pub fn graphql_allowlist() -> Value {
+    let mut files: Vec<_> = std::fs::read_dir(OPERATIONS_DIR)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "graphql"))
+        .collect();
+    files.sort();
+    let entries: Map<String, Value> = files
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .map(|text| text.trim().to_owned())
+        .map(|document| (graphql::sha256_hex(&document), Value::String(document)))
+        .collect();
+    Value::Object(entries)
 }

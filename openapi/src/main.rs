@@ -1,5 +1,6 @@
-//! `generate-openapi [--check] [DIR]`: writes `openapi.json` and
-//! `apigateway.json` into DIR (default `openapi/`), or with `--check`
+//! `generate-openapi [--check] [DIR]`: writes `openapi.json`,
+//! `apigateway.json`, `schema.graphql` and `graphql-allowlist.json` into DIR
+//! (default `openapi/`), or with `--check`
 //! fails if the committed files differ from what the code says.
 
 use std::path::PathBuf;

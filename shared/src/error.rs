@@ -41,6 +41,11 @@ impl FieldErrors {
         self.0.get(field).map(Vec::as_slice)
     }
 
+    /// Each field with its messages, in field order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(field, messages)| (field.as_str(), messages.as_slice()))
+    }
+
     /// `Ok(value)` when nothing was reported, else the validation error.
     pub fn into_result<T>(self, value: T) -> Result<T> {
         if self.is_empty() { Ok(value) } else { Err(Error::Validation(self)) }

@@ -104,7 +104,8 @@ fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn is_json(value: &HeaderValue) -> bool {
+/// `application/json` or another `+json` type, whatever its parameters.
+pub fn is_json(value: &HeaderValue) -> bool {
     let Ok(text) = value.to_str() else { return false };
     let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
@@ -230,12 +231,18 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn principal_from(parts: &Parts, tokens: &TokenService) -> Result<Option<Principal>, Error> {
-    if parts.headers.get(header::AUTHORIZATION).is_none() {
+/// The caller a request's `Authorization` names: `None` without the
+/// header, a 401 `token_not_valid` for anything but a valid access token.
+pub fn principal_from_headers(headers: &HeaderMap, tokens: &TokenService) -> Result<Option<Principal>, Error> {
+    if headers.get(header::AUTHORIZATION).is_none() {
         return Ok(None);
     }
-    let token = bearer_token(&parts.headers).ok_or(Error::TokenNotValid)?;
+    let token = bearer_token(headers).ok_or(Error::TokenNotValid)?;
     tokens.authenticate(token).map(Some)
+}
+
+fn principal_from(parts: &Parts, tokens: &TokenService) -> Result<Option<Principal>, Error> {
+    principal_from_headers(&parts.headers, tokens)
 }
 
 impl<S> FromRequestParts<S> for Authenticated

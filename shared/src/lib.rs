@@ -11,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod pagination;
 pub mod password;
+pub mod posts;
 #[cfg(feature = "sqs")]
 pub mod receipts;
 pub mod store;

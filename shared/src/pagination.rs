@@ -4,15 +4,18 @@
 //! is signed (HMAC-SHA256), so an altered, truncated or made-up one is a
 //! 400 on `cursor`, never a 500 and never a read of something unintended.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::http::json_response;
+use crate::store::paging::ListPage;
 use crate::{Error, FieldErrors};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -98,6 +101,22 @@ impl CursorCodec {
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(signature))
     }
 
+    /// Where a listing of `scope` starts: the cursor's direction and
+    /// position, or the first page for no cursor (an empty one included).
+    pub fn start(
+        &self,
+        text: Option<&str>,
+        scope: &str,
+    ) -> Result<(Direction, Option<BTreeMap<String, String>>), Error> {
+        match text.filter(|text| !text.is_empty()) {
+            None => Ok((Direction::Forward, None)),
+            Some(text) => {
+                let cursor = self.decode(text, scope)?;
+                Ok((cursor.direction, Some(cursor.key)))
+            }
+        }
+    }
+
     /// The cursor, if it is one of ours, unaltered, for this scope.
     pub fn decode(&self, text: &str, scope: &str) -> Result<Cursor, Error> {
         let (payload, signature) = text.split_once('.').ok_or_else(invalid_cursor)?;
@@ -124,6 +143,32 @@ pub struct Page<T> {
     #[schema(format = "uri")]
     pub previous: Option<String>,
     pub results: Vec<T>,
+}
+
+/// Query parameters by name; a repeated one keeps its last value.
+pub fn query_map(raw: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+/// The page envelope, with absolute `next` / `previous` links carrying
+/// cursors of `scope`, as the response to a list request.
+pub fn envelope<T, V: Serialize>(
+    cursors: &CursorCodec,
+    request: (&Uri, &HeaderMap),
+    scope: &str,
+    page: ListPage<T>,
+    view: impl Fn(&T) -> V,
+) -> Response {
+    let links = PageLinks::from_request(request.0, request.1);
+    let link = |direction, key: Option<BTreeMap<String, String>>| {
+        key.map(|key| links.with_cursor(&cursors.encode(scope, direction, key)))
+    };
+    let body = Page {
+        next: link(Direction::Forward, page.next),
+        previous: link(Direction::Backward, page.previous),
+        results: page.results.iter().map(view).collect(),
+    };
+    json_response(StatusCode::OK, &body)
 }
 
 /// Absolute links back to the same listing with another cursor, built from

@@ -2,10 +2,10 @@
 //! span, such as `request_id`, then the event's own fields) and the count of
 //! AWS calls made while serving one request or event.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -14,7 +14,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Instrument, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -205,33 +205,45 @@ impl AwsCalls {
     }
 }
 
+/// One request's counts. Shared (not per task) so that work the request
+/// hands to another task, such as a batched load, still counts against it
+/// (see [`in_this_request`]).
+type Counter = Arc<Mutex<AwsCalls>>;
+
 tokio::task_local! {
-    static CALLS: RefCell<AwsCalls>;
+    static CALLS: Counter;
+}
+
+fn with_counter<R>(change: impl FnOnce(&mut AwsCalls) -> R) -> Option<R> {
+    CALLS.try_with(|calls| calls.lock().map(|mut calls| change(&mut calls)).ok()).ok().flatten()
 }
 
 /// Runs `work` counting the AWS calls it makes (through clients that carry
 /// [`CountAwsCalls`]).
 pub async fn count_aws_calls<F: Future>(work: F) -> (F::Output, AwsCalls) {
-    CALLS
-        .scope(RefCell::new(AwsCalls::default()), async {
-            let output = work.await;
-            let calls = CALLS.with(|calls| calls.borrow().clone());
-            (output, calls)
-        })
-        .await
+    let counter = Counter::default();
+    let output = CALLS.scope(counter.clone(), work).await;
+    let calls = counter.lock().map(|calls| calls.clone()).unwrap_or_default();
+    (output, calls)
+}
+
+/// `work`, to be spawned as a task of its own, made part of the request
+/// being served here: its AWS calls count against this request and its log
+/// lines carry this request's span.
+pub fn in_this_request<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    let counter = CALLS.try_with(Counter::clone).unwrap_or_default();
+    CALLS.scope(counter, work).instrument(tracing::Span::current())
 }
 
 /// The calls counted so far by the enclosing [`count_aws_calls`] (empty
 /// outside one): for an `event completed` line written inside a request.
 pub fn aws_calls_so_far() -> AwsCalls {
-    CALLS.try_with(|calls| calls.borrow().clone()).unwrap_or_default()
+    with_counter(|calls| calls.clone()).unwrap_or_default()
 }
 
 /// Runs `work` with its AWS calls counted as rate-limit calls.
 pub async fn as_throttle_calls<F: Future>(work: F) -> F::Output {
-    let set = |on: bool| {
-        let _ = CALLS.try_with(|calls| calls.borrow_mut().counting_throttle = on);
-    };
+    let set = |on: bool| with_counter(|calls| calls.counting_throttle = on);
     set(true);
     let output = work.await;
     set(false);
@@ -239,8 +251,7 @@ pub async fn as_throttle_calls<F: Future>(work: F) -> F::Output {
 }
 
 fn record_call(service: &'static str) {
-    let _ = CALLS.try_with(|calls| {
-        let mut calls = calls.borrow_mut();
+    with_counter(|calls| {
         let map = if calls.counting_throttle { &mut calls.throttle } else { &mut calls.operation };
         *map.entry(service).or_insert(0) += 1;
     });

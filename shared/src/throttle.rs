@@ -23,7 +23,7 @@ use lambda_http::request::RequestContext;
 
 use crate::store::{ItemReader, Table, key_of, n, sdk_error};
 use crate::telemetry::as_throttle_calls;
-use crate::tokens::TokenService;
+use crate::tokens::{Principal, TokenService};
 use crate::{Error, Result};
 
 /// The production defaults of the contract.
@@ -98,6 +98,15 @@ impl Throttle {
             self.hit(scope, *rate, key).await?;
         }
         Ok(())
+    }
+
+    /// Counts one request of an API caller: a signed-in one under the
+    /// `user*` scopes by user id, anyone else under `anon*` by address.
+    pub async fn hit_caller(&self, user: Option<&Principal>, address: &str) -> Result<()> {
+        match user {
+            Some(principal) => self.hit_family("user", &principal.user_id).await,
+            None => self.hit_family("anon", address).await,
+        }
     }
 
     /// Counts one hit under `scope` alone (e.g. `login`).
@@ -179,11 +188,7 @@ async fn throttle_request(State(state): State<ThrottleState>, req: Request, next
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .and_then(|(_, token)| state.tokens.authenticate(token.trim()).ok());
-    let verdict = match user {
-        Some(principal) => state.throttle.hit_family("user", &principal.user_id).await,
-        None => state.throttle.hit_family("anon", &client_address(&req)).await,
-    };
-    match verdict {
+    match state.throttle.hit_caller(user.as_ref(), &client_address(&req)).await {
         Ok(()) => next.run(req).await,
         Err(error) => error.into_response(),
     }

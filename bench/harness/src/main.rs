@@ -27,7 +27,7 @@ use local_gateway::{FunctionSpec, Template};
 use serde_json::json;
 
 use crate::events::{HttpEvents, HttpRequest, sqs_batch};
-use crate::measure::{Check, Subject, aws_calls_per_operation, batch_ok, http_ok};
+use crate::measure::{Check, Subject, aws_calls_per_operation, batch_ok, graphql_ok, http_ok};
 use crate::report::{FunctionResult, OperationResult, Report};
 
 const FLOOR: &str = "FloorFunction";
@@ -156,6 +156,15 @@ async fn run() -> Result<(), String> {
                "items": [{"product_id": product_id, "quantity": 1 + i % 3}]})
     };
 
+    // The project's own operations (openapi/operations), authors' join
+    // dates included so the user loader is part of what is measured.
+    let feed_query =
+        json!({"query": include_str!("../../../openapi/operations/PostsWithAuthorsJoined.graphql").trim()});
+    let detail_query = json!({
+        "query": include_str!("../../../openapi/operations/PostDetailJoined.graphql").trim(),
+        "variables": {"id": fixtures.post_id},
+    });
+
     let mut operations = vec![
         Operation {
             name: "echo (floor)",
@@ -182,6 +191,18 @@ async fn run() -> Result<(), String> {
             function: "PostsFunction",
             events: http_events(&http, n + 1, |_| HttpRequest::get("/api/v1/posts"))?,
             check: http_ok,
+        },
+        Operation {
+            name: "GraphQL posts(first: 20) with authors",
+            function: "GraphqlFunction",
+            events: http_events(&http, n + 1, |_| HttpRequest::post_json("/graphql", &feed_query))?,
+            check: graphql_ok,
+        },
+        Operation {
+            name: "GraphQL post(id) with 20 comments",
+            function: "GraphqlFunction",
+            events: http_events(&http, n + 1, |_| HttpRequest::post_json("/graphql", &detail_query))?,
+            check: graphql_ok,
         },
         Operation {
             name: "GET /docs",
@@ -370,6 +391,9 @@ async fn run() -> Result<(), String> {
             "DocsFunction" => {
                 Box::new(|| http.event(&HttpRequest::get("/api/v1/docs"), &fresh_request_id()).map(|e| e.1))
             }
+            "GraphqlFunction" => Box::new(|| {
+                http.event(&HttpRequest::post_json("/graphql", &detail_query), &fresh_request_id()).map(|e| e.1)
+            }),
             // A read: by now moto's transactions are slow enough (it copies
             // the grown table for each) to time out and be retried.
             "OrdersFunction" => Box::new(|| http.event(&read_order, &fresh_request_id()).map(|e| e.1)),

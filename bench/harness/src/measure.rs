@@ -216,3 +216,13 @@ pub fn batch_ok(payload: &[u8]) -> Result<(), String> {
     let failed = crate::events::batch_failures(payload);
     if failed.is_empty() { Ok(()) } else { Err(format!("{} message(s) failed", failed.len())) }
 }
+
+/// A GraphQL answer: a 2xx whose body carries no `errors` (they come with a 200).
+pub fn graphql_ok(payload: &[u8]) -> Result<(), String> {
+    http_ok(payload)?;
+    // The body is a JSON string inside the proxy answer: its quotes escaped.
+    if String::from_utf8_lossy(payload).contains(r#"\"errors\""#) {
+        return Err(format!("GraphQL errors: {}", String::from_utf8_lossy(payload)));
+    }
+    Ok(())
+}

@@ -95,7 +95,7 @@ pub async fn make(invoker: &mut Invoker<'_>, products: &Value) -> Result<Fixture
             .await?;
         post_id = post["id"].as_str().ok_or("no post id")?.to_owned();
     }
-    for n in 0..5 {
+    for n in 0..20 {
         let comment = json!({"body": format!("Comment number {n}.")});
         let path = format!("/api/v1/posts/{post_id}/comments");
         invoker.expect(&HttpRequest::post_json(path, &comment).header("authorization", &bearer), 201).await?;

@@ -4,10 +4,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use shared::domain::catalog::Product;
-use shared::pagination::{Page, parse_page_size, scope_of};
+use shared::pagination::{Page, envelope, parse_page_size, query_map, scope_of};
 use shared::{Error, FieldErrors, Result};
 
-use crate::{OrdersState, paging};
+use crate::OrdersState;
 
 /// The catalog: every product, with `active` saying whether it can be ordered.
 #[utoipa::path(get, path = "/api/v1/products", tag = "orders", operation_id = "listProducts",
@@ -23,14 +23,14 @@ pub(crate) async fn list_products(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let params = paging::query_map(raw.as_deref());
+    let params = query_map(raw.as_deref());
     let mut errors = FieldErrors::new();
     let page_size = parse_page_size(params.get("page_size").map(String::as_str), &mut errors);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
     let scope = scope_of(&[("list", "products")]);
-    let (direction, start) = paging::start_of(&state.cursors, params.get("cursor"), &scope)?;
+    let (direction, start) = state.cursors.start(params.get("cursor").map(String::as_str), &scope)?;
     let page = state.products.list(direction, start.as_ref(), page_size).await?;
-    Ok(paging::envelope(&state.cursors, &uri, &headers, &scope, page, Product::clone))
+    Ok(envelope(&state.cursors, (&uri, &headers), &scope, page, Product::clone))
 }

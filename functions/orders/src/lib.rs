@@ -4,7 +4,6 @@
 //! by its owner or by the holder of its order token, and by nobody else.
 
 mod catalog;
-mod paging;
 
 use std::sync::Arc;
 
@@ -15,7 +14,7 @@ use axum::response::Response;
 use shared::domain::order::{self, Order, OrderInput, OrderStatus, OrderView, ReceiptStatus, new_order_token};
 use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
-use shared::pagination::{CursorCodec, Page, absolute_url, parse_page_size, scope_of};
+use shared::pagination::{CursorCodec, Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
 use shared::store::{OrderRepository, ProductRepository, Table, UserRepository};
 use shared::telemetry;
 use shared::throttle::{self, Throttle};
@@ -190,16 +189,16 @@ async fn list_orders(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let params = paging::query_map(raw.as_deref());
+    let params = query_map(raw.as_deref());
     let mut errors = FieldErrors::new();
     let page_size = parse_page_size(params.get("page_size").map(String::as_str), &mut errors);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
     let scope = scope_of(&[("list", "orders"), ("user", &me.user_id)]);
-    let (direction, start) = paging::start_of(&state.cursors, params.get("cursor"), &scope)?;
+    let (direction, start) = state.cursors.start(params.get("cursor").map(String::as_str), &scope)?;
     let page = state.orders.list_for_user(&me.user_id, direction, start.as_ref(), page_size).await?;
-    Ok(paging::envelope(&state.cursors, &uri, &headers, &scope, page, Order::view))
+    Ok(envelope(&state.cursors, (&uri, &headers), &scope, page, Order::view))
 }
 
 #[cfg(test)]

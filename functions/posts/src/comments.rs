@@ -4,15 +4,14 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use shared::domain::post::{Author, Comment, CommentInput};
+use shared::domain::post::{Comment, CommentInput};
 use shared::error::ErrorBody;
 use shared::http::{Authenticated, Json, MaybeAuthenticated, json_response};
-use shared::pagination::{Page, parse_page_size, scope_of};
-use shared::tokens::Principal;
-use shared::{Error, FieldErrors, Result, timefmt};
+use shared::pagination::{Page, envelope, parse_page_size, query_map};
+use shared::posts::PageRequest;
+use shared::{FieldErrors, Result};
 
-use crate::listing::{envelope, query_map, start_of};
-use crate::{PostsState, checked_id, created};
+use crate::{PostsState, created};
 
 /// A post's comments, oldest first.
 #[utoipa::path(get, path = "/api/v1/posts/{id}/comments", tag = "comments", operation_id = "listComments",
@@ -35,19 +34,13 @@ pub(crate) async fn list_comments(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let post_id = checked_id(&post_id)?;
     let params = query_map(raw.as_deref());
     let mut errors = FieldErrors::new();
     let page_size = parse_page_size(params.get("page_size").map(String::as_str), &mut errors);
     errors.into_result(())?;
-    let scope = scope_of(&[("list", "comments"), ("post", post_id)]);
-    let (direction, start) = start_of(&state, params.get("cursor"), &scope)?;
-    let (post, page) = state.posts.list_comments(post_id, direction, start.as_ref(), page_size).await?;
-    let viewer_id = viewer.as_ref().map(|v| v.user_id.as_str());
-    if !post.is_some_and(|p| p.is_visible_to(viewer_id)) {
-        return Err(Error::NotFound);
-    }
-    Ok(envelope(&state, &uri, &headers, &scope, page, Comment::clone))
+    let page = PageRequest { cursor: params.get("cursor").map(String::as_str), size: page_size };
+    let listed = state.posts.list_comments(viewer.as_ref(), &post_id, page).await?;
+    Ok(envelope(state.posts.cursors(), (&uri, &headers), &listed.scope, listed.page, Comment::clone))
 }
 
 /// Comment on a post the caller can see.
@@ -67,39 +60,8 @@ pub(crate) async fn create_comment(
     headers: HeaderMap,
     Json(input): Json<CommentInput>,
 ) -> Result<Response> {
-    let post_id = checked_id(&post_id)?;
-    let body = input.validate()?;
-    let now = timefmt::now();
-    let comment = Comment {
-        id: shared::ids::new_id_at(now),
-        post_id: post_id.to_owned(),
-        author: Author { id: me.user_id, username: me.username },
-        body,
-        created_at: now,
-        updated_at: now,
-    };
-    if !state.posts.add_comment(&comment).await? {
-        return Err(Error::NotFound);
-    }
+    let comment = state.posts.add_comment(&me, &post_id, input).await?;
     Ok(created(&headers, &format!("/api/v1/comments/{}", comment.id), &comment))
-}
-
-/// The comment if `viewer` may see its post.
-async fn visible_comment(state: &PostsState, id: &str, viewer: Option<&str>) -> Result<Comment> {
-    let (comment, post) = state.posts.find_comment(checked_id(id)?).await?.ok_or(Error::NotFound)?;
-    if !post.is_visible_to(viewer) {
-        return Err(Error::NotFound);
-    }
-    Ok(comment)
-}
-
-/// The comment if `me` may see it and wrote it.
-async fn own_comment(state: &PostsState, id: &str, me: &Principal) -> Result<Comment> {
-    let comment = visible_comment(state, id, Some(&me.user_id)).await?;
-    if comment.author.id != me.user_id {
-        return Err(Error::PermissionDenied);
-    }
-    Ok(comment)
 }
 
 /// A comment.
@@ -115,7 +77,7 @@ pub(crate) async fn get_comment(
     MaybeAuthenticated(viewer): MaybeAuthenticated,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let comment = visible_comment(&state, &id, viewer.as_ref().map(|v| v.user_id.as_str())).await?;
+    let comment = state.posts.visible_comment(&id, viewer.as_ref()).await?;
     Ok(json_response(StatusCode::OK, &comment))
 }
 
@@ -135,9 +97,7 @@ pub(crate) async fn patch_comment(
     Path(id): Path<String>,
     Json(input): Json<CommentInput>,
 ) -> Result<Response> {
-    let comment = own_comment(&state, &id, &me).await?;
-    let body = input.validate()?;
-    let updated = state.posts.update_comment(&comment, &body).await?.ok_or(Error::NotFound)?;
+    let updated = state.posts.update_comment(&me, &id, input).await?;
     Ok(json_response(StatusCode::OK, &updated))
 }
 
@@ -155,9 +115,6 @@ pub(crate) async fn delete_comment(
     Authenticated(me): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let comment = own_comment(&state, &id, &me).await?;
-    if !state.posts.delete_comment(&comment).await? {
-        return Err(Error::NotFound);
-    }
+    state.posts.delete_comment(&me, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

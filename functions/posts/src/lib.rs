@@ -12,29 +12,28 @@ use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::domain::post::{Author, Post, PostInput, WriteMode};
-use shared::domain::post::{NewPost, PostView};
+use shared::Result;
+use shared::domain::post::{NewPost, PostInput, PostView, WriteMode};
 use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
 use shared::pagination::{CursorCodec, absolute_url};
+use shared::posts::PostService;
 use shared::store::{PostRepository, Table};
 use shared::throttle::{self, Throttle};
 use shared::tokens::TokenService;
-use shared::{Error, Result, timefmt};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 #[derive(Clone)]
 pub struct PostsState {
-    pub posts: PostRepository,
+    pub posts: PostService,
     pub tokens: Arc<TokenService>,
-    pub cursors: CursorCodec,
     pub throttle: Throttle,
 }
 
 impl PostsState {
     pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec, throttle: Throttle) -> Self {
-        Self { posts: PostRepository::new(table), tokens: Arc::new(tokens), cursors, throttle }
+        Self { posts: PostService::new(PostRepository::new(table), cursors), tokens: Arc::new(tokens), throttle }
     }
 }
 
@@ -61,16 +60,6 @@ pub fn router(state: PostsState) -> Router {
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions::default())
 }
 
-/// Ids are ULIDs; anything else cannot name a post or comment, and must not
-/// reach DynamoDB as a key (an over-long key is a service error there).
-pub(crate) fn checked_id(id: &str) -> Result<&str> {
-    if (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(id)
-    } else {
-        Err(Error::NotFound)
-    }
-}
-
 pub(crate) fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serialize) -> Response {
     let mut response = json_response(StatusCode::CREATED, body);
     if let Ok(location) = HeaderValue::from_str(&absolute_url(headers, path)) {
@@ -91,21 +80,7 @@ async fn create_post(
     headers: HeaderMap,
     Json(input): Json<PostInput>,
 ) -> Result<Response> {
-    let changes = input.validate(WriteMode::Full)?;
-    let now = timefmt::now();
-    let post = Post {
-        id: shared::ids::new_id_at(now),
-        title: changes.title.unwrap_or_default(),
-        body: changes.body.unwrap_or_default(),
-        is_public: changes.is_public.unwrap_or(true),
-        secret_note: changes.secret_note.flatten(),
-        author: Author { id: me.user_id, username: me.username },
-        comment_count: 0,
-        created_at: now,
-        updated_at: now,
-    };
-    state.posts.create(&post).await?;
-    tracing::info!(post_id = %post.id, "post created");
+    let post = state.posts.create(&me, input).await?;
     Ok(created(&headers, &format!("/api/v1/posts/{}", post.id), &post.view(Some(vec![]))))
 }
 
@@ -122,11 +97,7 @@ async fn get_post(
     MaybeAuthenticated(viewer): MaybeAuthenticated,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let viewer_id = viewer.as_ref().map(|v| v.user_id.as_str());
-    let (post, comments) = state.posts.detail(checked_id(&id)?).await?.ok_or(Error::NotFound)?;
-    if !post.is_visible_to(viewer_id) {
-        return Err(Error::NotFound);
-    }
+    let (post, comments) = state.posts.visible_detail(&id, viewer.as_ref()).await?;
     Ok(json_response(StatusCode::OK, &post.view(Some(comments))))
 }
 
@@ -175,16 +146,7 @@ async fn update_post(
     input: PostInput,
     mode: WriteMode,
 ) -> Result<Response> {
-    let id = checked_id(&id)?;
-    let (post, comments) = state.posts.detail(id).await?.ok_or(Error::NotFound)?;
-    if !post.is_visible_to(Some(&me.user_id)) {
-        return Err(Error::NotFound);
-    }
-    if post.author.id != me.user_id {
-        return Err(Error::PermissionDenied);
-    }
-    let changes = input.validate(mode)?;
-    let updated = state.posts.update(&post, &changes).await?.ok_or(Error::NotFound)?;
+    let (updated, comments) = state.posts.update(&me, &id, input, mode).await?;
     Ok(json_response(StatusCode::OK, &updated.view(Some(comments))))
 }
 
@@ -202,16 +164,6 @@ async fn delete_post(
     Authenticated(me): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let id = checked_id(&id)?;
-    let (post, deleting) = state.posts.get_for_delete(id).await?.ok_or(Error::NotFound)?;
-    let is_author = post.author.id == me.user_id;
-    if deleting && !is_author || !post.is_visible_to(Some(&me.user_id)) {
-        return Err(Error::NotFound);
-    }
-    if !is_author {
-        return Err(Error::PermissionDenied);
-    }
-    state.posts.delete(id, &me.user_id).await?;
-    tracing::info!(post_id = %id, "post deleted");
+    state.posts.delete(&me, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,14 +2,13 @@
 //! and paged by cursor.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use shared::domain::post::PostView;
 use shared::domain::post::{PostFilter, PostOrder};
-use shared::domain::user::username_key;
-use shared::http::{MaybeAuthenticated, json_response};
-use shared::pagination::{Direction, Page, PageLinks, parse_page_size, scope_of};
-use shared::store::paging::{ListPage, PositionKey};
+use shared::http::MaybeAuthenticated;
+use shared::pagination::{Page, envelope, parse_page_size, query_map};
+use shared::posts::PageRequest;
 use shared::{FieldErrors, Result};
 
 use crate::PostsState;
@@ -27,48 +26,6 @@ pub enum PostOrdering {
     Title,
     #[schema(rename = "-title")]
     TitleDesc,
-}
-
-/// Query parameters by name; a repeated one keeps its last value.
-pub(crate) fn query_map(raw: Option<&str>) -> std::collections::HashMap<String, String> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
-}
-
-/// The cursor's direction and position, checked against `scope`.
-pub(crate) fn start_of(
-    state: &PostsState,
-    raw: Option<&String>,
-    scope: &str,
-) -> Result<(Direction, Option<PositionKey>)> {
-    // An empty `cursor=` is no cursor (the first page).
-    match raw.filter(|text| !text.is_empty()) {
-        None => Ok((Direction::Forward, None)),
-        Some(text) => {
-            let cursor = state.cursors.decode(text, scope)?;
-            Ok((cursor.direction, Some(cursor.key)))
-        }
-    }
-}
-
-/// The page envelope with absolute `next` / `previous` links.
-pub(crate) fn envelope<T, V: serde::Serialize>(
-    state: &PostsState,
-    uri: &Uri,
-    headers: &HeaderMap,
-    scope: &str,
-    page: ListPage<T>,
-    view: impl Fn(&T) -> V,
-) -> Response {
-    let links = PageLinks::from_request(uri, headers);
-    let link = |direction, key: Option<PositionKey>| {
-        key.map(|key| links.with_cursor(&state.cursors.encode(scope, direction, key)))
-    };
-    let body = Page {
-        next: link(Direction::Forward, page.next),
-        previous: link(Direction::Backward, page.previous),
-        results: page.results.iter().map(view).collect(),
-    };
-    json_response(StatusCode::OK, &body)
 }
 
 /// The posts the caller may see.
@@ -116,20 +73,13 @@ pub(crate) async fn list_posts(
     if !errors.is_empty() {
         return Err(shared::Error::Validation(errors));
     }
-    let filter = PostFilter {
-        author: params.get("author").filter(|a| !a.is_empty()).map(|a| username_key(a)),
+    let filter = PostFilter::new(
+        params.get("author").map(String::as_str),
         is_public,
-        search: params.get("search").map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()),
+        params.get("search").map(String::as_str),
         order,
-    };
-    let scope = scope_of(&[
-        ("list", "posts"),
-        ("ordering", order.as_str()),
-        ("author", filter.author.as_deref().unwrap_or_default()),
-        ("is_public", is_public.map(|p| if p { "true" } else { "false" }).unwrap_or_default()),
-        ("search", filter.search.as_deref().unwrap_or_default()),
-    ]);
-    let (direction, start) = start_of(&state, params.get("cursor"), &scope)?;
-    let page = state.posts.list(&filter, viewer.as_ref(), direction, start.as_ref(), page_size).await?;
-    Ok(envelope(&state, &uri, &headers, &scope, page, |post| post.view(None)))
+    );
+    let page = PageRequest { cursor: params.get("cursor").map(String::as_str), size: page_size };
+    let listed = state.posts.list(viewer.as_ref(), &filter, page).await?;
+    Ok(envelope(state.posts.cursors(), (&uri, &headers), &listed.scope, listed.page, |post| post.view(None)))
 }

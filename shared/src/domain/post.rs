@@ -283,6 +283,19 @@ pub struct PostFilter {
     pub order: PostOrder,
 }
 
+impl PostFilter {
+    /// From what a client sent: an author matches in any letter case, a
+    /// search ignores case and surrounding space, and empty means none.
+    pub fn new(author: Option<&str>, is_public: Option<bool>, search: Option<&str>, order: PostOrder) -> Self {
+        Self {
+            author: author.filter(|a| !a.is_empty()).map(super::user::username_key),
+            is_public,
+            search: search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()),
+            order,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
-use crate::domain::post::{Author, Comment, DETAIL_COMMENTS, Post, PostChanges, PostFilter};
+use crate::domain::post::{Author, Comment, DETAIL_COMMENTS, Post, PostChanges, PostFilter, PostOrder};
 use crate::domain::user::username_key;
 use crate::pagination::Direction;
 use crate::tokens::Principal;
@@ -134,6 +134,23 @@ impl Listing {
         }
         position
     }
+}
+
+/// Where a listing in `order` resumes after `post`: the position a cursor
+/// carries (see [`Listing::start_key`]), as [`Listing::position`] makes it
+/// from the item's keys.
+pub fn post_position(post: &Post, order: PostOrder) -> PositionKey {
+    let mut position = PositionKey::from([("id".to_owned(), post.id.clone())]);
+    if order.by_title() {
+        position.insert("title".to_owned(), title_key(&post.title));
+    }
+    position
+}
+
+/// Where a listing of a post's comments resumes after this comment.
+pub fn comment_position(post_id: &str, comment_id: &str) -> PositionKey {
+    let (pk, sk) = keys::comment(post_id, comment_id);
+    PositionKey::from([(keys::PK.to_owned(), pk), (keys::SK.to_owned(), sk)])
 }
 
 /// The index keys that follow from a post's title and visibility: set

@@ -1,0 +1,31 @@
+//! Users by id, batched: every `User` field a request resolves in the same
+//! tick is one BatchGetItem (of up to 100 keys), whoever the users are.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use shared::domain::user::User;
+use shared::store::UserRepository;
+
+pub struct UserLoader {
+    users: UserRepository,
+}
+
+impl Loader<String> for UserLoader {
+    type Value = User;
+    /// Shared by every field that waited on the batch.
+    type Error = Arc<shared::Error>;
+
+    async fn load(&self, ids: &[String]) -> Result<HashMap<String, User>, Self::Error> {
+        self.users.get_many(ids).await.map_err(Arc::new)
+    }
+}
+
+/// One loader per request: what it caches is never another request's.
+pub fn per_request(users: UserRepository) -> DataLoader<UserLoader> {
+    // The batch runs as a task of its own; it stays part of this request
+    // (its calls counted, its log lines under the request's span).
+    DataLoader::new(UserLoader { users }, |batch| tokio::spawn(shared::telemetry::in_this_request(batch)))
+        .max_batch_size(shared::pagination::MAX_PAGE_SIZE * 10)
+}

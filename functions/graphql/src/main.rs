@@ -1,0 +1,21 @@
+use graphql::{GraphqlOptions, GraphqlState, router};
+use shared::config::{StoreSettings, TokenSettings};
+use shared::pagination::CursorCodec;
+use shared::store::Table;
+use shared::throttle::Throttle;
+use shared::tokens::TokenService;
+use shared::{aws, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let tokens = TokenSettings::from_env()?;
+    let store = StoreSettings::from_env()?;
+    let options = GraphqlOptions::from_env()?;
+    let cursors = CursorCodec::derive_from(&tokens.signing_key);
+    let sdk = aws::load_sdk_config().await;
+    let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
+    let throttle = Throttle::from_env(table.clone())?;
+    let state = GraphqlState::new(table, TokenService::new(tokens), cursors, throttle, options)?;
+    lambda_http::run(router(state)).await
+}
