@@ -224,6 +224,7 @@ pub fn fresh_request_id() -> String {
     format!("test-{}", ulid::Ulid::new())
 }
 pub mod commerce;
+pub mod graphql;
 pub mod portone;
 pub mod posts;
 pub mod social;

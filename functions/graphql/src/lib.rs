@@ -227,7 +227,8 @@ async fn run(
         OperationType::Mutation => "Mutation",
         OperationType::Subscription => "Subscription",
     };
-    if let Err(refusal) = limits::check(&document, operation, &request.variables, &state.field_types, root) {
+    let checked = limits::check(&document, operation, &request.variables, &state.field_types, root, state.ide);
+    if let Err(refusal) = checked {
         return Answer::refused(media, &refusal);
     }
 

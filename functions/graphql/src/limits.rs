@@ -117,6 +117,7 @@ struct Walk<'a> {
     max_depth: usize,
     first_out_of_range: bool,
     invalid: Option<String>,
+    introspection: bool,
     visits: usize,
     spreading: HashSet<&'a str>,
 }
@@ -192,6 +193,10 @@ impl<'a> Walk<'a> {
                 let field = &field.node;
                 let name = field.name.node.as_str();
                 if name == "__schema" || name == "__type" {
+                    if !self.introspection {
+                        // The library answers `null` here; the contract says refused.
+                        self.invalid.get_or_insert_with(|| format!("Unknown field \"{name}\": introspection is off."));
+                    }
                     return 0;
                 }
                 self.max_depth = self.max_depth.max(depth);
@@ -243,6 +248,7 @@ pub fn check(
     variables: &serde_json::Map<String, serde_json::Value>,
     types: &FieldTypes,
     root: &str,
+    introspection: bool,
 ) -> Result<(), Refusal> {
     let mut walk = Walk {
         document,
@@ -252,6 +258,7 @@ pub fn check(
         max_depth: 0,
         first_out_of_range: false,
         invalid: None,
+        introspection,
         visits: 0,
         spreading: HashSet::new(),
     };
@@ -281,7 +288,7 @@ mod tests {
             async_graphql::parser::types::OperationType::Mutation => "Mutation",
             _ => "Query",
         };
-        check(&document, operation, variables.as_object().unwrap(), &types, root)
+        check(&document, operation, variables.as_object().unwrap(), &types, root, true)
     }
 
     fn ok(query: &str) {
@@ -347,6 +354,16 @@ mod tests {
         assert!(matches!(verdict(nullable, serde_json::json!({"id": "x"})), Err(Refusal::Invalid(_))));
         assert_eq!(verdict("query ($id: ID!) { post(id: $id) { id } }", serde_json::json!({"id": "x"})), Ok(()));
         assert_eq!(verdict("query ($id: ID = \"x\") { post(id: $id) { id } }", serde_json::json!({})), Ok(()));
+    }
+
+    #[test]
+    fn introspection_is_refused_where_it_is_off() {
+        let types = FieldTypes::from_sdl(&crate::schema::sdl());
+        let document = async_graphql::parser::parse_query("{ me { id } __type(name: \"Post\") { name } }").unwrap();
+        let operation = select_operation(&document, None).unwrap();
+        let empty = serde_json::Map::new();
+        assert!(matches!(check(&document, operation, &empty, &types, "Query", false), Err(Refusal::Invalid(_))));
+        assert_eq!(check(&document, operation, &empty, &types, "Query", true), Ok(()));
     }
 
     #[test]
