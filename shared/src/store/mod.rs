@@ -16,7 +16,7 @@ pub mod users;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes};
 
 use crate::Error;
 
@@ -31,6 +31,11 @@ pub use suppressions::SuppressionRepository;
 pub use users::UserRepository;
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// BatchGetItem reads at most this many keys a call.
+const BATCH_GET_MAX_KEYS: usize = 100;
+/// Calls per chunk of keys before unprocessed ones are given up on.
+const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// The table and a client for it, cheap to clone (the client is an `Arc`).
 #[derive(Debug, Clone)]
@@ -56,6 +61,52 @@ impl Table {
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
         Ok(output.item)
+    }
+
+    /// The items at these keys that exist (each key once): BatchGetItem by
+    /// 100 keys (its limit); keys it leaves unprocessed under load are asked
+    /// again, a bounded number of times, and then it is a 503 rather than a
+    /// silent gap. `projection` names the attributes to read (all if `None`).
+    pub async fn batch_get(
+        &self,
+        keys: impl IntoIterator<Item = (String, String)>,
+        consistent: bool,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, Error> {
+        let mut keys: Vec<(String, String)> = keys.into_iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX_KEYS) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().cloned().map(key_of).collect()))
+                .consistent_read(consistent)
+                .set_projection_expression(projection.map(str::to_owned))
+                .build()
+                .map_err(Error::internal)?;
+            for attempt in 0..BATCH_GET_ATTEMPTS {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.name, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("BatchGetItem", e))?;
+                items.extend(output.responses.and_then(|mut r| r.remove(&self.name)).unwrap_or_default());
+                match output.unprocessed_keys.and_then(|mut left| left.remove(&self.name)) {
+                    Some(left) if !left.keys.is_empty() => pending = left,
+                    _ => break,
+                }
+                if attempt + 1 == BATCH_GET_ATTEMPTS {
+                    return Err(Error::ServiceUnavailable {
+                        detail: "keys left unprocessed after BatchGetItem retries".into(),
+                        retry_after_secs: 1,
+                    });
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+        }
+        Ok(items)
     }
 
     /// Writes all of `items` or none of them. `Ok(false)` when one of their

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use crate::Result;
 use crate::domain::catalog::Product;
 use crate::pagination::Direction;
-use crate::{Error, Result};
 
 /// What the seed did to one product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +20,6 @@ pub enum Upserted {
 }
 
 const PRODUCT_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
-
-/// BatchGetItem takes at most this many keys per call.
-const BATCH_GET_MAX: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct ProductRepository {
@@ -37,38 +34,8 @@ impl ProductRepository {
     /// The products with these ids that exist, by id: one BatchGetItem per
     /// hundred ids (an order has at most fifty), strongly consistent.
     pub async fn get_many(&self, ids: &[String]) -> Result<HashMap<String, Product>> {
-        let mut found = HashMap::new();
-        let mut distinct: Vec<&String> = ids.iter().collect();
-        distinct.sort();
-        distinct.dedup();
-        for chunk in distinct.chunks(BATCH_GET_MAX) {
-            let mut pending = KeysAndAttributes::builder()
-                .set_keys(Some(chunk.iter().map(|id| key_of(keys::product(id))).collect()))
-                .consistent_read(true)
-                .build()
-                .map_err(Error::internal)?;
-            // Unprocessed keys come back under load; ask again, a bounded
-            // number of times, for just those.
-            for _ in 0..5 {
-                let output = self
-                    .table
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table.name, pending)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("BatchGetItem", e))?;
-                for item in output.responses.and_then(|mut r| r.remove(&self.table.name)).unwrap_or_default() {
-                    let product = product_from(&item)?;
-                    found.insert(product.id.clone(), product);
-                }
-                match output.unprocessed_keys.and_then(|mut u| u.remove(&self.table.name)) {
-                    Some(rest) if !rest.keys().is_empty() => pending = rest,
-                    _ => break,
-                }
-            }
-        }
-        Ok(found)
+        let items = self.table.batch_get(ids.iter().map(|id| keys::product(id)), true, None).await?;
+        items.iter().map(|item| product_from(item).map(|product| (product.id.clone(), product))).collect()
     }
 
     /// A page of the catalog, oldest product first.

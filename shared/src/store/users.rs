@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::{ItemReader, Table, item_with_key, key_of, keys, s, sdk_error};
+use super::{ItemReader, Table, item_with_key, keys, s};
 use crate::domain::user::{User, username_key};
 use crate::{Error, FieldErrors, Result};
 
@@ -120,53 +120,14 @@ impl UserRepository {
         }))
     }
 
-    /// The users with these ids that exist, by id: BatchGetItem, 100 keys a
-    /// call (its limit), with the keys DynamoDB left unprocessed asked again
-    /// a few times before giving up. Password hashes are not read.
+    /// The users with these ids that exist, by id, in as few calls as
+    /// [`Table::batch_get`] allows. Password hashes are not read.
     pub async fn get_many(&self, user_ids: &[String]) -> Result<HashMap<String, User>> {
-        let mut users = HashMap::with_capacity(user_ids.len());
-        let mut wanted: Vec<&String> = user_ids.iter().collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        for chunk in wanted.chunks(BATCH_GET_LIMIT) {
-            let keys = chunk.iter().map(|id| key_of(keys::user(id))).collect();
-            let mut request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .projection_expression("id, username, email, date_joined")
-                .build()
-                .map_err(Error::internal)?;
-            for attempt in 0..5 {
-                let output = self
-                    .table
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table.name, request)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("BatchGetItem", e))?;
-                for item in output.responses.and_then(|mut r| r.remove(&self.table.name)).unwrap_or_default() {
-                    let user = user_from(&item)?;
-                    users.insert(user.id.clone(), user);
-                }
-                match output.unprocessed_keys.and_then(|mut left| left.remove(&self.table.name)) {
-                    Some(left) if !left.keys.is_empty() => request = left,
-                    _ => break,
-                }
-                if attempt == 4 {
-                    return Err(Error::ServiceUnavailable {
-                        detail: "users left after BatchGetItem retries".into(),
-                        retry_after_secs: 1,
-                    });
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-        }
-        Ok(users)
+        let keys = user_ids.iter().map(|id| keys::user(id));
+        let items = self.table.batch_get(keys, false, Some("id, username, email, date_joined")).await?;
+        items.iter().map(|item| user_from(item).map(|user| (user.id.clone(), user))).collect()
     }
 }
-
-/// BatchGetItem reads at most this many keys a call.
-const BATCH_GET_LIMIT: usize = 100;
 
 fn user_from(item: &super::Item) -> Result<User> {
     let read = ItemReader(item);
