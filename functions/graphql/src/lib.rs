@@ -83,9 +83,13 @@ impl GraphqlState {
             None
         };
         let posts = PostService::new(PostRepository::new(table.clone()), cursors);
+        let schema = schema::build(posts, options.ide);
+        // From the schema just built: building a second one only to print it
+        // would double this part of the cold start.
+        let field_types = Arc::new(limits::FieldTypes::from_sdl(&schema.sdl()));
         Ok(Self {
-            schema: schema::build(posts, options.ide),
-            field_types: Arc::new(limits::FieldTypes::from_sdl(&sdl())),
+            schema,
+            field_types,
             users: UserRepository::new(table.clone()),
             tokens: Arc::new(tokens),
             throttle,
