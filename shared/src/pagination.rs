@@ -215,14 +215,25 @@ pub fn absolute_url(headers: &HeaderMap, path: &str) -> String {
     format!("{scheme}://{host}{path}")
 }
 
+/// A page's size as asked for (REST's `page_size`, GraphQL's `first`), if
+/// it is one a listing serves: 1–100.
+pub fn checked_page_size(n: i64) -> Option<usize> {
+    usize::try_from(n).ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+}
+
+/// What a client is told about a size [`checked_page_size`] refuses.
+pub fn page_size_range_message() -> String {
+    format!("Ensure this value is between 1 and {MAX_PAGE_SIZE}.")
+}
+
 /// `page_size`: 1–100, default 20.
 pub fn parse_page_size(raw: Option<&str>, errors: &mut FieldErrors) -> usize {
     match raw {
         None => DEFAULT_PAGE_SIZE,
         Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            Ok(n) if let Some(n) = i64::try_from(n).ok().and_then(checked_page_size) => n,
             Ok(_) => {
-                errors.add("page_size", format!("Ensure this value is between 1 and {MAX_PAGE_SIZE}."));
+                errors.add("page_size", page_size_range_message());
                 DEFAULT_PAGE_SIZE
             }
             Err(_) => {
@@ -239,6 +250,16 @@ mod tests {
 
     fn key() -> BTreeMap<String, String> {
         BTreeMap::from([("pk".to_owned(), "POST#01J".to_owned()), ("gsi1sk".to_owned(), "01J".to_owned())])
+    }
+
+    #[test]
+    fn page_sizes_are_1_to_100() {
+        assert_eq!(checked_page_size(1), Some(1));
+        assert_eq!(checked_page_size(100), Some(100));
+        for refused in [0, 101, -1, i64::MIN] {
+            assert_eq!(checked_page_size(refused), None, "{refused}");
+        }
+        assert!(page_size_range_message().contains("between 1 and 100"));
     }
 
     #[test]

@@ -15,12 +15,10 @@ use async_graphql::parser::types::{
     TypeSystemDefinition,
 };
 use async_graphql_value::Value;
+use shared::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checked_page_size};
 
 pub const MAX_DEPTH: usize = 8;
 pub const MAX_COMPLEXITY: u64 = 1_000;
-pub const FIRST_RANGE_MESSAGE: &str = "Ensure this value is between 1 and 100.";
-const DEFAULT_FIRST: i64 = 20;
-const MAX_FIRST: i64 = 100;
 /// Selections visited per document, past which it is too complex whatever
 /// its count (fragments spread inside fragments multiply the walk).
 const MAX_VISITS: usize = 10_000;
@@ -144,11 +142,11 @@ impl<'a> Walk<'a> {
             // Null, absent, or a value of another type (validation's to refuse).
             _ => None,
         };
-        let first = given.unwrap_or(DEFAULT_FIRST);
-        if !(1..=MAX_FIRST).contains(&first) {
+        let first = given.unwrap_or(DEFAULT_PAGE_SIZE as i64);
+        if checked_page_size(first).is_none() {
             self.first_out_of_range = true;
         }
-        first.clamp(1, MAX_FIRST)
+        first.clamp(1, MAX_PAGE_SIZE as i64)
     }
 
     /// A variable given for an argument that needs a value must itself be

@@ -10,7 +10,7 @@ use async_graphql::{
 };
 use shared::domain::field::Field;
 use shared::domain::post::{self, CommentInput, DETAIL_COMMENTS, PostFilter, PostInput};
-use shared::pagination::{DEFAULT_PAGE_SIZE, Direction};
+use shared::pagination::{DEFAULT_PAGE_SIZE, Direction, checked_page_size, page_size_range_message};
 use shared::posts::{PageRequest, PostService};
 use shared::tokens::Principal;
 use time::OffsetDateTime;
@@ -53,8 +53,7 @@ fn posts<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a PostService> {
 pub fn page_size(first: Option<i32>) -> GqlResult<usize> {
     match first {
         None => Ok(DEFAULT_PAGE_SIZE),
-        Some(n) if (1..=shared::pagination::MAX_PAGE_SIZE as i32).contains(&n) => Ok(n as usize),
-        Some(_) => Err(field_error("first", crate::limits::FIRST_RANGE_MESSAGE)),
+        Some(n) => checked_page_size(n.into()).ok_or_else(|| field_error("first", &page_size_range_message())),
     }
 }
 

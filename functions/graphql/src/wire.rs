@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::errors::{self, BAD_REQUEST, INTERNAL, INTERNAL_MESSAGE, VALIDATION_FAILED, error_object};
-use crate::limits::{FIRST_RANGE_MESSAGE, MAX_COMPLEXITY, MAX_DEPTH, Refusal};
+use crate::limits::{MAX_COMPLEXITY, MAX_DEPTH, Refusal};
 use crate::persisted::PersistedQuery;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -194,7 +194,7 @@ impl Answer {
                 media,
                 errors::BAD_USER_INPUT,
                 "Invalid input.",
-                Some(json!({ "first": [FIRST_RANGE_MESSAGE] })),
+                Some(json!({ "first": [shared::pagination::page_size_range_message()] })),
             ),
             Refusal::TooDeep { depth } => Self::request_error(
                 media,
