@@ -28,7 +28,7 @@ impl UserRepository {
     /// Writes the user and claims its username in one transaction; a
     /// username taken in any letter case is a 409 and nothing is written.
     pub async fn create(&self, user: &User, password_hash: Option<&str>) -> Result<()> {
-        if self.table.transact(self.create_writes(user, password_hash)?).await? {
+        if self.table.transact(self.create_writes(user, password_hash)?).await? || self.claimed_by(user).await? {
             Ok(())
         } else {
             Err(Error::Conflict {
@@ -36,6 +36,16 @@ impl UserRepository {
                 errors: Some(FieldErrors::single("username", "A user with that username already exists.")),
             })
         }
+    }
+
+    /// Whether `user`'s username is already claimed by `user` itself: the
+    /// SDK resent a transaction whose first attempt had landed (DynamoDB
+    /// makes such a resend idempotent by its request token; a local server
+    /// may not), so the "conflict" is with ourselves.
+    async fn claimed_by(&self, user: &User) -> Result<bool> {
+        let claim = self.table.get(keys::username_claim(&username_key(&user.username))).await?;
+        Ok(claim
+            .is_some_and(|claim| ItemReader(&claim).optional_string("user_id").as_deref() == Some(user.id.as_str())))
     }
 
     /// The writes that make a user: its username claim and its profile,
