@@ -70,9 +70,8 @@ pub async fn find_or_create(
             continue;
         }
         let user = User { id: shared::ids::new_id(), username, email: email.clone(), date_joined: timefmt::now() };
-        let mut writes = users.create_writes(&user, None)?;
-        writes.push(social.identity_write(provider, &identity.subject, &user.id)?);
-        if users.transact(writes).await? {
+        let identity_write = social.identity_write(provider, &identity.subject, &user.id)?;
+        if users.create_with(&user, None, vec![identity_write]).await? {
             tracing::info!(provider, user_id = %user.id, "user created by social sign-in");
             return Ok((user, true));
         }

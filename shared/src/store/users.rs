@@ -28,7 +28,7 @@ impl UserRepository {
     /// Writes the user and claims its username in one transaction; a
     /// username taken in any letter case is a 409 and nothing is written.
     pub async fn create(&self, user: &User, password_hash: Option<&str>) -> Result<()> {
-        if self.table.transact(self.create_writes(user, password_hash)?).await? || self.claimed_by(user).await? {
+        if self.create_with(user, password_hash, vec![]).await? {
             Ok(())
         } else {
             Err(Error::Conflict {
@@ -49,8 +49,8 @@ impl UserRepository {
     }
 
     /// The writes that make a user: its username claim and its profile,
-    /// each only if new; more writes may join them in one transaction.
-    pub fn create_writes(&self, user: &User, password_hash: Option<&str>) -> Result<Vec<TransactWriteItem>> {
+    /// each only if new.
+    fn create_writes(&self, user: &User, password_hash: Option<&str>) -> Result<Vec<TransactWriteItem>> {
         let username_key = username_key(&user.username);
         let mut profile = item_with_key(keys::user(&user.id));
         let (gsi1pk, gsi1sk) = keys::user_by_email(&user.email.to_lowercase(), &user.id);
@@ -79,9 +79,19 @@ impl UserRepository {
         Ok(vec![put(claim)?, put(profile)?])
     }
 
-    /// Writes all of `writes` (a user's, with others) or none.
-    pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<bool> {
-        self.table.transact(writes).await
+    /// Writes the user, its username claim and `more` in one transaction.
+    /// `false`: a condition failed (the username or another write's target
+    /// was taken) and nothing was written, unless what failed was this very
+    /// user's own earlier attempt, which counts as done.
+    pub async fn create_with(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        more: Vec<TransactWriteItem>,
+    ) -> Result<bool> {
+        let mut writes = self.create_writes(user, password_hash)?;
+        writes.extend(more);
+        Ok(self.table.transact(writes).await? || self.claimed_by(user).await?)
     }
 
     /// Whether a username is taken, in any letter case.
