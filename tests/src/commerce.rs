@@ -412,7 +412,7 @@ pub async fn run_tool(name: &str, args: &[&str]) -> String {
     stdout
 }
 
-/// Clients of moto's SQS and SES v2, for what the API does not show.
+/// Clients of moto's SQS, SNS and SES v2, for what the API does not show.
 pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(required_setting("AWS_ENDPOINT_URL"))

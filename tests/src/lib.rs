@@ -1,5 +1,5 @@
 //! Black-box test harness: talks to a running stack over HTTP (the one
-//! `make test` starts, or a `make run` stack), and to its DynamoDB (moto)
+//! `make test` starts, or a `make run` stack), and to its DynamoDB (local)
 //! to check what was stored. Settings come from the environment, falling
 //! back to `infra/local.env` the way the stack script reads it.
 
@@ -154,7 +154,7 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, expe
 pub async fn dynamodb() -> (aws_sdk_dynamodb::Client, String) {
     // The SDK reads these from the environment; local.env may be the only
     // place they are written down.
-    let endpoint = required_setting("AWS_ENDPOINT_URL");
+    let endpoint = required_setting("AWS_ENDPOINT_URL_DYNAMODB");
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(required_setting("AWS_REGION")))

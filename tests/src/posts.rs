@@ -166,7 +166,7 @@ pub async fn stored_post_items(post_id: &str) -> Vec<std::collections::HashMap<S
         .consistent_read(true)
         .send()
         .await
-        .expect("query moto")
+        .expect("query the local DynamoDB")
         .items
         .unwrap_or_default()
 }

@@ -1,8 +1,9 @@
 //! With DynamoDB unreachable, requests get 503 `service_unavailable` with
 //! `Retry-After`, quickly (SDK timeouts and retries are bounded), and the
 //! stack recovers by itself once it is back. The outage is a TCP proxy in
-//! front of moto that this test cuts and restores, with a gateway of its
-//! own pointed through it, so the shared stack is never disturbed.
+//! front of the local DynamoDB that this test cuts and restores, with a
+//! gateway of its own pointed through it, so the shared stack is never
+//! disturbed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,15 +50,15 @@ fn bin_dir() -> PathBuf {
 
 #[tokio::test]
 async fn an_unreachable_store_is_a_quick_503_and_the_stack_recovers() {
-    let moto = required_setting("AWS_ENDPOINT_URL");
-    let upstream = moto.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let dynamodb = required_setting("AWS_ENDPOINT_URL_DYNAMODB");
+    let upstream = dynamodb.trim_start_matches("http://").trim_end_matches('/').to_owned();
     let (proxy, switch) = start_cuttable_proxy(upstream).await;
 
     let mut config = GatewayConfig::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml"), bin_dir());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.max_instances_per_function = 1;
     config.extra_env = local_settings();
-    config.extra_env.push(("AWS_ENDPOINT_URL".into(), format!("http://{proxy}")));
+    config.extra_env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), format!("http://{proxy}")));
     let gateway = Gateway::bind(config).await.unwrap();
     let base = format!("http://{}", gateway.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -29,9 +29,7 @@ async fn the_table_has_the_template_s_keys_indexes_and_ttl() {
     let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
     assert_eq!(tables.len(), 1, "single-table design");
     let declared = tables[0].1;
-    let config = aws_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let name = required_setting("TABLE_NAME");
+    let (dynamodb, name) = e2e_tests::dynamodb().await;
     let table = dynamodb.describe_table().table_name(&name).send().await.unwrap().table.unwrap();
 
     let keys = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {

@@ -180,9 +180,8 @@ async fn a_detail_embeds_the_first_100_comments_and_the_list_pages_through_all_o
     let alice = new_user(&api).await;
     let bob = new_user(&api).await;
     let post_id = id_of(&create_titled(&api, &alice, "A long thread").await);
-    // One after another: moto (the local DynamoDB) does not isolate
-    // concurrent transactions on one item, and this test is about paging,
-    // not about concurrency (see `twenty_concurrent_comments_are_all_counted`).
+    // One after another, so `all` is in creation order: this test is about
+    // paging, not about concurrency (see `twenty_concurrent_comments_are_all_counted`).
     let mut all = Vec::new();
     for i in 0..105 {
         let who = if i % 3 == 0 { &bob } else { &alice };

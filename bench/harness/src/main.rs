@@ -9,8 +9,8 @@
 //! 5. AWS calls per operation, from the functions' own log lines;
 //! 6. throughput through the local gateway under `wrk`.
 //!
-//! It runs inside `infra/stack.sh bench` (moto, localstripe, the seeded
-//! catalog) against release binaries, and writes `bench/results/latest.md`
+//! It runs inside `infra/stack.sh bench` (DynamoDB Local, moto,
+//! localstripe, the seeded catalog) against release binaries, and writes `bench/results/latest.md`
 //! and `latest.json`.
 
 mod events;
@@ -42,9 +42,6 @@ struct Settings {
     out_dir: PathBuf,
     spawns: usize,
     requests: usize,
-    /// Requests that write: fewer, because moto copies a table for every
-    /// transaction (its rollback), so each costs more as the table grows.
-    writes: usize,
     wrk_seconds: u32,
     wrk_connections: u32,
 }
@@ -68,14 +65,12 @@ impl Settings {
         };
         let spawns = number("BENCH_SPAWNS", 20)?.max(1);
         let requests = number("BENCH_REQUESTS", 1000)?.max(20);
-        let writes = number("BENCH_WRITES", 200)?.max(20);
         Ok(Settings {
             out_dir: std::env::var("BENCH_OUT").map(PathBuf::from).unwrap_or_else(|_| root.join("bench/results")),
             root,
             bin_dir,
             spawns,
             requests,
-            writes,
             wrk_seconds: number("BENCH_WRK_SECONDS", 10)? as u32,
             wrk_connections: number("BENCH_WRK_CONNECTIONS", 4)? as u32,
         })
@@ -213,9 +208,7 @@ async fn run() -> Result<(), String> {
         Operation {
             name: "POST /orders",
             function: "OrdersFunction",
-            events: http_events(&http, settings.writes + 1, |i| {
-                HttpRequest::post_json("/api/v1/orders", &order_input(i))
-            })?,
+            events: http_events(&http, n + 1, |i| HttpRequest::post_json("/api/v1/orders", &order_input(i)))?,
             check: http_ok,
         },
     ];
@@ -350,7 +343,7 @@ async fn run() -> Result<(), String> {
 
     // SES's reports: permanent bounces, each for an address of its own, in
     // batches of 10 (each one transaction: its marker and the address).
-    let bounces: Vec<(Bytes, String)> = (0..settings.writes.div_ceil(10) + 1)
+    let bounces: Vec<(Bytes, String)> = (0..n.div_ceil(10) + 1)
         .map(|batch| {
             let messages: Vec<(String, String)> = (0..10)
                 .map(|i| {
@@ -394,8 +387,8 @@ async fn run() -> Result<(), String> {
             "GraphqlFunction" => Box::new(|| {
                 http.event(&HttpRequest::post_json("/graphql", &detail_query), &fresh_request_id()).map(|e| e.1)
             }),
-            // A read: by now moto's transactions are slow enough (it copies
-            // the grown table for each) to time out and be retried.
+            // A read, so every fresh instance answers the same event the
+            // same way.
             "OrdersFunction" => Box::new(|| http.event(&read_order, &fresh_request_id()).map(|e| e.1)),
             "CreatePaymentIntentFunction" => Box::new(|| http.event(&intent_request, &fresh_request_id()).map(|e| e.1)),
             "SocialAuthFunction" => Box::new(|| {
@@ -431,7 +424,7 @@ async fn run() -> Result<(), String> {
 
     let throughput = throughput(&settings, &template_path, &floor_template_path, &post_path).await?;
 
-    let report = Report::new(functions, results, throughput, settings.spawns, n, settings.writes);
+    let report = Report::new(functions, results, throughput, settings.spawns, n);
     report.write(&settings.out_dir)?;
     println!("{}", report.markdown());
     println!("bench: done in {:.1} s; results in {}", started.elapsed().as_secs_f64(), settings.out_dir.display());
@@ -543,7 +536,7 @@ async fn throughput(
 }
 
 mod receipts {
-    //! The receipt queue in moto, read the way the event source mapping
+    //! The receipt queue (moto's SQS), read the way the event source mapping
     //! reads it.
 
     use aws_sdk_sqs::Client;

@@ -44,7 +44,6 @@ pub struct Report {
     pub machine: String,
     pub spawns: usize,
     pub warm_requests: usize,
-    pub warm_writes: usize,
     pub functions: Vec<FunctionResult>,
     pub operations: Vec<OperationResult>,
     pub throughput: Vec<Throughput>,
@@ -70,7 +69,6 @@ impl Report {
         throughput: Vec<Throughput>,
         spawns: usize,
         warm_requests: usize,
-        warm_writes: usize,
     ) -> Report {
         let mut report = Report {
             generated_at: time::OffsetDateTime::now_utc()
@@ -79,7 +77,6 @@ impl Report {
             machine: machine(),
             spawns,
             warm_requests,
-            warm_writes,
             functions,
             operations,
             throughput,
@@ -112,8 +109,8 @@ impl Report {
                 met: f.cold.init.median_ms <= limit,
             });
             // The function's own work and round trips: the same event on the
-            // same instance once warm, at the same moment (moto slows as the
-            // table grows, so an earlier warm run would not compare).
+            // same instance once warm, at the same moment (the table has
+            // grown since the warm runs, so those would not compare).
             let own = f.cold.second_request.median_ms;
             let limit = floor.cold.first_response.median_ms + own;
             targets.push(Target {
@@ -187,13 +184,13 @@ impl Report {
         md.push_str("# Benchmark: every function beside the floor\n\n");
         md.push_str(&format!(
             "`make bench` on {}, {}. Release build (the workspace's `[profile.release]`), \
-             functions run by the local gateway's Runtime API against moto and localstripe on loopback. \
+             functions run by the local gateway's Runtime API against DynamoDB Local (AWS's own, in memory), \
+             moto (SQS, SES) and localstripe on loopback. \
              The floor is the smallest `lambda_http` function (`bench/floor`), built the same way. \
-             Cold starts: {} fresh processes per function; warm figures over {} requests per reading operation \
-             and {} per writing one (moto copies a table for each transaction, so writes slow as it grows; \
-             the webhook and the mailer take one event per order written). Peak memory is after all of a \
-             function's warm requests.\n\n",
-            self.generated_at, self.machine, self.spawns, self.warm_requests, self.warm_writes
+             Cold starts: {} fresh processes per function; warm figures over {} requests per operation, \
+             reading or writing (the webhook and the mailer take one event per order written). Peak memory \
+             is after all of a function's warm requests.\n\n",
+            self.generated_at, self.machine, self.spawns, self.warm_requests
         ));
         md.push_str("## Cold start, memory, size\n\n");
         md.push_str("Init: spawn → the first poll of the Runtime API. First response: spawn → the first answer. First and again: that first invocation alone, and the same event once more on the same instance, now warm (their difference is start-up work left to the first request).\n\n");

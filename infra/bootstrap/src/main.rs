@@ -1,4 +1,4 @@
-//! `local-bootstrap`: creates in the local AWS (moto) what the SAM template
+//! `local-bootstrap`: creates in the local AWS (DynamoDB Local and moto) what the SAM template
 //! declares — the table with its indexes and TTL, the queues with their
 //! dead-letter redrive — and the SES sender identity. It reads the
 //! definitions from `infra/template.yaml` so local and deployed resources

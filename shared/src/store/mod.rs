@@ -128,6 +128,10 @@ impl Table {
         items: impl IntoIterator<Item = aws_sdk_dynamodb::types::TransactWriteItem>,
     ) -> Result<Option<Vec<CancellationReason>>, Error> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        // The SDK gives the call one ClientRequestToken and keeps it across
+        // its retries, so a resend of an attempt that landed (a timeout after
+        // the write) is accepted as the same transaction, not refused by the
+        // conditions it already made true.
         let result =
             self.client.transact_write_items().set_transact_items(Some(items.into_iter().collect())).send().await;
         match result {

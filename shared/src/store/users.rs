@@ -38,16 +38,6 @@ impl UserRepository {
         }
     }
 
-    /// Whether `user`'s username is already claimed by `user` itself: the
-    /// SDK resent a transaction whose first attempt had landed (DynamoDB
-    /// makes such a resend idempotent by its request token; a local server
-    /// may not), so the "conflict" is with ourselves.
-    async fn claimed_by(&self, user: &User) -> Result<bool> {
-        let claim = self.table.get(keys::username_claim(&username_key(&user.username))).await?;
-        Ok(claim
-            .is_some_and(|claim| ItemReader(&claim).optional_string("user_id").as_deref() == Some(user.id.as_str())))
-    }
-
     /// The writes that make a user: its username claim and its profile,
     /// each only if new.
     fn create_writes(&self, user: &User, password_hash: Option<&str>) -> Result<Vec<TransactWriteItem>> {
@@ -81,8 +71,7 @@ impl UserRepository {
 
     /// Writes the user, its username claim and `more` in one transaction.
     /// `false`: a condition failed (the username or another write's target
-    /// was taken) and nothing was written, unless what failed was this very
-    /// user's own earlier attempt, which counts as done.
+    /// was taken) and nothing was written.
     pub async fn create_with(
         &self,
         user: &User,
@@ -91,7 +80,7 @@ impl UserRepository {
     ) -> Result<bool> {
         let mut writes = self.create_writes(user, password_hash)?;
         writes.extend(more);
-        Ok(self.table.transact(writes).await? || self.claimed_by(user).await?)
+        self.table.transact(writes).await
     }
 
     /// Whether a username is taken, in any letter case.
