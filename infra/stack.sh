@@ -106,12 +106,13 @@ start_backends() {
     fi
     STATE_DIR="$ROOT/.stack/$GATEWAY_PORT"
     mkdir -p "$STATE_DIR"
-    # In memory: each stack starts with an empty table and leaves nothing
-    # but a metadata file in its working directory, the stack's state dir.
+    # In memory: each stack starts with an empty table and leaves nothing.
     # -sharedDb: one database whatever the caller's access key and region
     # (DynamoDB Local otherwise keeps one per key and region).
-    start dynamodb "$DYNAMODB_PORT" env -C "$STATE_DIR" java -Djava.library.path="$dynamodb_local/DynamoDBLocal_lib" \
-        -jar "$dynamodb_local/DynamoDBLocal.jar" -inMemory -sharedDb -port "$DYNAMODB_PORT"
+    # -disableTelemetry: it would otherwise report to AWS and write an
+    # installation id into its working directory.
+    start dynamodb "$DYNAMODB_PORT" java -Djava.library.path="$dynamodb_local/DynamoDBLocal_lib" \
+        -jar "$dynamodb_local/DynamoDBLocal.jar" -inMemory -sharedDb -disableTelemetry -port "$DYNAMODB_PORT"
     start moto "$MOTO_PORT" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
     start localstripe "$STRIPE_PORT" "$VENV/bin/python" "$ROOT/infra/localstripe_loopback.py" --port "$STRIPE_PORT"
     start portone "$PORTONE_PORT" "$VENV/bin/python" "$ROOT/infra/portone_fake.py" --port "$PORTONE_PORT"
