@@ -57,3 +57,38 @@ async fn the_docs_page_renders_every_operation_in_headless_chromium() {
     }
     assert!(dom.contains("opblock-get") && dom.contains("opblock-post") && dom.contains("opblock-delete"));
 }
+
+/// `PUBLIC_DOCS=off`, as the template sets it for production: the document,
+/// the page and its assets are 404 in the error format, like any unknown
+/// path. A gateway of its own runs the docs function with the setting, so
+/// the shared stack keeps its docs.
+#[tokio::test]
+async fn closed_docs_answer_404_through_the_gateway() {
+    use local_gateway::{Gateway, GatewayConfig};
+
+    let bin_dir = std::env::var("GATEWAY_BIN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/debug")));
+    let mut config = GatewayConfig::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml"), bin_dir);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.max_instances_per_function = 1;
+    config.extra_env = e2e_tests::local_settings();
+    config.extra_env.push(("PUBLIC_DOCS".into(), "off".into()));
+    let gateway = Gateway::bind(config).await.unwrap();
+    let base = format!("http://{}", gateway.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(gateway.run(async move {
+        let _ = stopped.await;
+    }));
+
+    for path in ["/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/swagger-ui-bundle.js"] {
+        let (status, body) = status_and_json(reqwest::get(format!("{base}{path}")).await.unwrap()).await;
+        e2e_tests::assert_error(status, &body, 404, "not_found");
+    }
+    // The shared stack (PUBLIC_DOCS unset: on) still serves them.
+    let response = Api::new().request(Method::GET, "/api/v1/openapi.json").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    stop.send(()).ok();
+    serving.await.unwrap().unwrap();
+}

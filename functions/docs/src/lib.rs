@@ -28,8 +28,33 @@ pub fn api() -> OpenApiRouter {
     OpenApiRouter::new().routes(routes!(openapi_document)).routes(routes!(docs_page)).routes(routes!(docs_asset))
 }
 
-pub fn router() -> Router {
-    let (routes, _) = api().split_for_parts();
+/// `PUBLIC_DOCS`: whether this stage shows its API description to anyone
+/// who asks. `on` (the default, and the local stack's) or `off`, which the
+/// template sets for production: the document and the page then answer 404
+/// like any unknown path, so a probe learns nothing from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocsOptions {
+    pub public: bool,
+}
+
+impl Default for DocsOptions {
+    fn default() -> Self {
+        Self { public: true }
+    }
+}
+
+impl DocsOptions {
+    pub fn from_env() -> shared::Result<Self> {
+        match shared::config::optional("PUBLIC_DOCS").as_deref() {
+            None | Some("on") => Ok(Self { public: true }),
+            Some("off") => Ok(Self { public: false }),
+            Some(other) => Err(Error::Config { name: "PUBLIC_DOCS", reason: format!("{other:?} is not on or off") }),
+        }
+    }
+}
+
+pub fn router(options: DocsOptions) -> Router {
+    let routes = if options.public { api().split_for_parts().0 } else { Router::new() };
     api_layer(routes, ApiOptions::default())
 }
 
@@ -77,6 +102,34 @@ mod tests {
             assert!(ASSETS.iter().any(|(name, _, _)| line.contains(&format!("/api/v1/docs/{name}"))), "{line}");
         }
         assert!(!PAGE.contains("http://") && !PAGE.contains("https://"), "no CDN");
+    }
+
+    async fn status_of(router: Router, path: &str) -> (axum::http::StatusCode, serde_json::Value) {
+        use tower::ServiceExt;
+        let request = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    const DOCS_PATHS: [&str; 3] = ["/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/docs.js"];
+
+    #[tokio::test]
+    async fn public_docs_serve_the_document_page_and_assets() {
+        for path in DOCS_PATHS {
+            let (status, _) = status_of(router(DocsOptions { public: true }), path).await;
+            assert_eq!(status, 200, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn closed_docs_are_404_in_the_error_format() {
+        for path in DOCS_PATHS {
+            let (status, body) = status_of(router(DocsOptions { public: false }), path).await;
+            assert_eq!(status, 404, "{path}");
+            assert_eq!(body["code"], "not_found", "{path}: {body}");
+        }
     }
 
     #[test]

@@ -3,5 +3,6 @@ use shared::telemetry;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    lambda_http::run(docs::router()).await
+    let options = docs::DocsOptions::from_env()?;
+    lambda_http::run(docs::router(options)).await
 }

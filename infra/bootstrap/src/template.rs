@@ -62,7 +62,9 @@ pub struct SubscriptionDefinition {
 pub struct Template {
     pub table: TableDefinition,
     pub queues: Vec<QueueDefinition>,
-    /// Logical ids of the SNS topics.
+    /// Logical ids of the SNS topics a queue subscribes to: the ones that
+    /// carry events to a function. Topics only people subscribe to (the
+    /// alarms') have no local use.
     pub topics: Vec<String>,
     pub subscriptions: Vec<SubscriptionDefinition>,
 }
@@ -100,6 +102,7 @@ impl Template {
                 _ => {}
             }
         }
+        topics.retain(|topic| subscriptions.iter().any(|s: &SubscriptionDefinition| &s.topic == topic));
         Ok(Self { table: table.ok_or("no AWS::DynamoDB::Table")?, queues, topics, subscriptions })
     }
 }
