@@ -25,6 +25,14 @@ pub fn new_id() -> String {
     new_id_at(crate::timefmt::now())
 }
 
+/// Whether `id` could name anything: ids are opaque URL-safe strings of 1
+/// to 64 letters, digits, `_` or `-` (ours are ULIDs; catalog ids are
+/// chosen by staff). Anything else names nothing and must not reach the
+/// store as a key (an over-long key is a service error there).
+pub fn is_plausible_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +45,15 @@ mod tests {
         sorted.sort();
         assert_eq!(ids, sorted);
         assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 100);
-        assert!(ids.iter().all(|id| id.len() == 26));
+        assert!(ids.iter().all(|id| id.len() == 26 && is_plausible_id(id)));
+    }
+
+    #[test]
+    fn plausible_ids_are_short_and_url_safe() {
+        assert!(is_plausible_id("01JGFJJZ05BVPG000000000005"));
+        assert!(is_plausible_id("book-1_a"));
+        for bad in ["", "a b", "a/b", "a%2F", "é", &"a".repeat(65)] {
+            assert!(!is_plausible_id(bad), "{bad:?}");
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod order_access;
 pub mod pagination;
 pub mod password;
 pub mod posts;

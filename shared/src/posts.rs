@@ -13,14 +13,10 @@ use crate::store::paging::{ListPage, PositionKey};
 use crate::tokens::Principal;
 use crate::{Error, Result, timefmt};
 
-/// Ids are ULIDs; anything else cannot name a post or comment, and must not
-/// reach DynamoDB as a key (an over-long key is a service error there).
+/// An id that could name a post or comment, or the 404 for one that
+/// cannot ([`crate::ids::is_plausible_id`]).
 pub fn checked_id(id: &str) -> Result<&str> {
-    if (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        Ok(id)
-    } else {
-        Err(Error::NotFound)
-    }
+    if crate::ids::is_plausible_id(id) { Ok(id) } else { Err(Error::NotFound) }
 }
 
 /// A page of a listing and the scope its cursors are bound to.

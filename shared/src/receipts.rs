@@ -2,6 +2,7 @@
 //! payment provider said so. The mailer sends at most once per order, so
 //! queueing the same order again (a redelivered event, a retry) is safe.
 
+use crate::domain::order::ReceiptMessage;
 use crate::{Error, Result};
 
 /// Where receipts go: the mailer's queue.
@@ -21,7 +22,8 @@ impl ReceiptQueue {
             detail: format!("receipt queue: {detail}"),
             retry_after_secs: 5,
         };
-        let body = serde_json::json!({"order_id": order_id, "correlation_id": correlation_id});
+        let message = ReceiptMessage { order_id: order_id.to_owned(), correlation_id: Some(correlation_id.to_owned()) };
+        let body = serde_json::to_string(&message).map_err(Error::internal)?;
         let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
             .data_type("String")
             .string_value(correlation_id)
@@ -30,7 +32,7 @@ impl ReceiptQueue {
         self.client
             .send_message()
             .queue_url(&self.url)
-            .message_body(body.to_string())
+            .message_body(body)
             .message_attributes("correlation_id", attribute)
             .send()
             .await

@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::domain::catalog::is_plausible_id;
 use shared::domain::validate::required_string;
 use shared::error::ErrorBody;
-use shared::http::{ApiOptions, Json, MaybeAuthenticated, api_layer, json_response};
+use shared::http::{ApiOptions, Json, api_layer, json_response};
+use shared::order_access::OrderAccess;
 use shared::store::orders::{IntentRecord, OrderHead};
 use shared::store::{OrderRepository, Table};
 use shared::throttle::{self, Throttle};
@@ -31,7 +31,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// The header a guest presents their order token in.
-const ORDER_TOKEN_HEADER: &str = "x-order-token";
 
 #[derive(Clone)]
 pub struct IntentState {
@@ -101,22 +100,13 @@ pub fn idempotency_key(order_id: &str) -> String {
     ))]
 async fn create_payment_intent(
     State(state): State<IntentState>,
-    MaybeAuthenticated(caller): MaybeAuthenticated,
-    headers: HeaderMap,
+    access: OrderAccess,
     Json(input): Json<IntentInput>,
 ) -> Result<Response> {
     let mut errors = FieldErrors::new();
     let order_id = required_string(&mut errors, "order_id", input.order_id, false);
     errors.into_result(())?;
-    let presented = headers.get(ORDER_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
-    let caller_id = caller.as_ref().map(|me| me.user_id.as_str());
-    if !is_plausible_id(&order_id) {
-        return Err(Error::NotFound);
-    }
-    let order = state.orders.get_head(&order_id).await?.ok_or(Error::NotFound)?;
-    if !order.readable_by(caller_id, presented) {
-        return Err(Error::NotFound);
-    }
+    let order = access.open(&order_id, state.orders.get_head(&order_id)).await?;
     shared::telemetry::record_correlation_id(&order.correlation_id);
     ensure_payable(&order)?;
     let intent = match &order.payment_intent_id {

@@ -14,6 +14,7 @@ use axum::response::Response;
 use shared::domain::order::{self, Order, OrderInput, OrderStatus, OrderView, ReceiptStatus, new_order_token};
 use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
+use shared::order_access::OrderAccess;
 use shared::pagination::{CursorCodec, Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
 use shared::store::{OrderRepository, ProductRepository, Table, UserRepository};
 use shared::telemetry;
@@ -24,7 +25,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// The header a guest presents their order token in.
-pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
 
 #[derive(Clone)]
 pub struct OrdersState {
@@ -68,11 +68,6 @@ pub fn router(state: OrdersState) -> Router {
     let (routes, _) = api().with_state(state).split_for_parts();
     // Orders name people and what they bought: no cache may keep them.
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
-}
-
-/// The order token a guest presented, if any.
-pub fn presented_order_token(headers: &HeaderMap) -> Option<&str> {
-    headers.get(ORDER_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// Place an order: signed in, it is the caller's; as a guest, `email` is
@@ -155,22 +150,8 @@ async fn create_order(
         (status = 200, description = "The order, with its receipt's state.", body = OrderView),
         (status = 404, description = "No such order, or not the caller's.", body = ErrorBody),
     ))]
-async fn get_order(
-    State(state): State<OrdersState>,
-    MaybeAuthenticated(caller): MaybeAuthenticated,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response> {
-    let presented = presented_order_token(&headers);
-    let caller_id = caller.as_ref().map(|me| me.user_id.as_str());
-    // Nobody to check against: the answer is 404 without asking the store.
-    if (caller_id.is_none() && presented.is_none()) || !shared::domain::catalog::is_plausible_id(&id) {
-        return Err(Error::NotFound);
-    }
-    let order = state.orders.get(&id).await?.ok_or(Error::NotFound)?;
-    if !order.readable_by(caller_id, presented) {
-        return Err(Error::NotFound);
-    }
+async fn get_order(State(state): State<OrdersState>, access: OrderAccess, Path(id): Path<String>) -> Result<Response> {
+    let order = access.open(&id, state.orders.get(&id)).await?;
     Ok(json_response(StatusCode::OK, &order.view()))
 }
 

@@ -13,8 +13,8 @@
 //!   receipt.
 //! - `ready`: nothing yet. `failed`: the order becomes `payment_failed`.
 
-use shared::domain::catalog::is_plausible_id;
 use shared::domain::order::OrderStatus;
+use shared::ids::is_plausible_id;
 use shared::receipts::ReceiptQueue;
 use shared::store::orders::{OrderHead, Settled, StatusChange};
 use shared::store::portone_payments::PaymentAudit;

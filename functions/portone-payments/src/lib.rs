@@ -13,14 +13,14 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use shared::domain::catalog::is_plausible_id;
 use shared::domain::order::OrderView;
 use shared::domain::validate::required_string;
 use shared::error::ErrorBody;
-use shared::http::{ApiOptions, Json, MaybeAuthenticated, api_layer, json_response};
+use shared::http::{ApiOptions, Json, api_layer, json_response};
+use shared::order_access::OrderAccess;
 use shared::telemetry::aws_calls_so_far;
 use shared::throttle::{self, ClientAddress, Throttle};
 use shared::tokens::TokenService;
@@ -31,7 +31,6 @@ use utoipa_axum::routes;
 use crate::confirm::{Confirmation, Confirmer, Outcome};
 
 /// The header a guest presents their order token in.
-const ORDER_TOKEN_HEADER: &str = "x-order-token";
 
 #[derive(Clone)]
 pub struct PortOneState {
@@ -94,23 +93,14 @@ pub struct CompleteInput {
     ))]
 async fn complete_portone_payment(
     State(state): State<PortOneState>,
-    MaybeAuthenticated(caller): MaybeAuthenticated,
-    headers: HeaderMap,
+    access: OrderAccess,
     Json(input): Json<CompleteInput>,
 ) -> Result<Response> {
     let mut errors = FieldErrors::new();
     let order_id = required_string(&mut errors, "order_id", input.order_id, false);
     let imp_uid = required_string(&mut errors, "imp_uid", input.imp_uid, false);
     errors.into_result(())?;
-    let presented = headers.get(ORDER_TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
-    let caller_id = caller.as_ref().map(|me| me.user_id.as_str());
-    if !is_plausible_id(&order_id) {
-        return Err(Error::NotFound);
-    }
-    let order = state.confirmer.orders.get_head(&order_id).await?.ok_or(Error::NotFound)?;
-    if !order.readable_by(caller_id, presented) {
-        return Err(Error::NotFound);
-    }
+    let order = access.open(&order_id, state.confirmer.orders.get_head(&order_id)).await?;
     shared::telemetry::record_correlation_id(&order.correlation_id);
     let confirmation = state.confirmer.confirm(&imp_uid, Some(&order)).await?;
     let status = match confirmation.outcome {

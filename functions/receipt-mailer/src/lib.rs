@@ -19,9 +19,8 @@ pub mod render;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use lambda_runtime::LambdaEvent;
-use serde::Deserialize;
 use shared::domain::email::normalise_address;
-use shared::domain::order::Order;
+use shared::domain::order::{Order, ReceiptMessage};
 use shared::store::orders::ReceiptClaim;
 use shared::store::{OrderRepository, SuppressionRepository, Table};
 use shared::timefmt;
@@ -41,14 +40,6 @@ pub enum MailerError {
     Send(String),
     #[error("template: {0}")]
     Template(String),
-}
-
-/// What the webhook puts on the queue.
-#[derive(Debug, Deserialize)]
-pub struct ReceiptRequest {
-    pub order_id: String,
-    #[serde(default)]
-    pub correlation_id: Option<String>,
 }
 
 /// How a message ended, when it did not fail.
@@ -129,10 +120,10 @@ impl Mailer {
             span.record("receive_count", count.as_str());
         }
         let body = message.body.as_deref().unwrap_or_default();
-        let request: ReceiptRequest = serde_json::from_str(body).map_err(|e| MailerError::Malformed(e.to_string()))?;
+        let request: ReceiptMessage = serde_json::from_str(body).map_err(|e| MailerError::Malformed(e.to_string()))?;
         span.record("order_id", request.order_id.as_str());
         span.record("correlation_id", request.correlation_id.as_deref().unwrap_or_default());
-        if !shared::domain::catalog::is_plausible_id(&request.order_id) {
+        if !shared::ids::is_plausible_id(&request.order_id) {
             return Err(MailerError::Malformed("order_id is not an id".into()));
         }
         // One conditional write claims the send and returns the order with

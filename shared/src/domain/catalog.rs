@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::is_plausible_id;
+
 /// A product as stored and as clients see it. Money is an integer in the
 /// currency's minor unit plus a lower-case ISO 4217 code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -28,12 +30,6 @@ pub const MAX_AMOUNT: i64 = 99_999_999;
 /// A lower-case three-letter ISO 4217 code, as the contract spells them.
 pub fn is_currency_code(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase())
-}
-
-/// Ids are opaque URL-safe strings; anything else names nothing and must
-/// not reach the store as a key.
-pub fn is_plausible_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Product {

@@ -12,9 +12,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::catalog::{MAX_AMOUNT, Product, is_plausible_id};
+use super::catalog::{MAX_AMOUNT, Product};
 use super::user::normalize_email;
 use super::validate::{REQUIRED, is_valid_email, required_string};
+use crate::ids::is_plausible_id;
 use crate::{FieldErrors, Result};
 
 pub const ITEMS_MIN: usize = 1;
@@ -140,13 +141,33 @@ pub struct Order {
     pub correlation_id: String,
 }
 
-impl Order {
+/// What the receipt queue carries: "this order became paid, send its
+/// receipt", whichever payment provider said so. The producers write it and
+/// the mailer reads it through this one type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptMessage {
+    pub order_id: String,
+    /// The order's, so the mailer's log lines join the order's others.
+    /// Optional on the way in: a message from before it was carried (or
+    /// written by hand to replay one) is still a receipt to send.
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+}
+
+/// An order, whole or in part, that can tell who may act on it.
+pub trait ReadableOrder {
     /// Its owner, or whoever holds its order token. Everyone else is told
     /// it does not exist.
-    pub fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
+    fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool;
+}
+
+impl ReadableOrder for Order {
+    fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
         may_read(self.user_id.as_deref(), self.token_hash.as_deref(), caller, presented_token)
     }
+}
 
+impl Order {
     pub fn view(&self) -> OrderView {
         OrderView {
             id: self.id.clone(),
@@ -523,6 +544,16 @@ mod tests {
         assert!(!order_token_matches("", &hash));
         let (other, _) = new_order_token();
         assert_ne!(token, other);
+    }
+
+    #[test]
+    fn a_receipt_message_reads_back_as_written_and_without_its_correlation_id() {
+        let message = ReceiptMessage { order_id: "01ORDER".into(), correlation_id: Some("01CORR".into()) };
+        let body = serde_json::to_string(&message).unwrap();
+        assert_eq!(body, r#"{"order_id":"01ORDER","correlation_id":"01CORR"}"#);
+        assert_eq!(serde_json::from_str::<ReceiptMessage>(&body).unwrap(), message);
+        let bare: ReceiptMessage = serde_json::from_str(r#"{"order_id":"01ORDER"}"#).unwrap();
+        assert_eq!(bare.correlation_id, None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 use super::paging::{self, ListPage, PositionKey, RawPage};
 use super::{Item, ItemReader, Table, condition_failed, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
-use crate::domain::order::{Order, OrderLine, OrderStatus, ReceiptStatus, may_read};
+use crate::domain::order::{Order, OrderLine, OrderStatus, ReadableOrder, ReceiptStatus, may_read};
 use crate::pagination::Direction;
 use crate::{Error, Result, timefmt};
 
@@ -58,8 +58,10 @@ impl OrderHead {
             && self.receipt_status != ReceiptStatus::Sent
             && self.receipt_enqueued_at.is_none_or(|at| now - at >= RECEIPT_REQUEUE_AFTER)
     }
+}
 
-    pub fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
+impl ReadableOrder for OrderHead {
+    fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
         may_read(self.user_id.as_deref(), self.token_hash.as_deref(), caller, presented_token)
     }
 }
