@@ -64,16 +64,9 @@ async fn the_table_has_the_template_s_keys_indexes_and_ttl() {
 }
 
 /// `ReceiptQueue` → the value of `RECEIPT_QUEUE_NAME`, the convention
-/// `local-bootstrap` follows.
+/// `local-bootstrap` follows (the template model's rule).
 fn local_name(logical_id: &str) -> String {
-    let mut env_name = String::new();
-    for (i, c) in logical_id.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            env_name.push('_');
-        }
-        env_name.push(c.to_ascii_uppercase());
-    }
-    required_setting(&format!("{env_name}_NAME"))
+    required_setting(&sam_template::name_variable(logical_id))
 }
 
 #[tokio::test]

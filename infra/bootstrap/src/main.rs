@@ -7,8 +7,6 @@
 //! Local names come from the environment: the table from `TABLE_NAME`, each
 //! queue `FooQueue` from `FOO_QUEUE_NAME`.
 
-mod template;
-
 use std::process::ExitCode;
 
 use aws_sdk_dynamodb::types::{
@@ -16,7 +14,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use template::{QueueDefinition, TableDefinition, Template};
+use sam_template::{QueueDefinition, TableDefinition, Template};
 
 #[derive(Debug, thiserror::Error)]
 enum BootstrapError {
@@ -49,7 +47,10 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), BootstrapError> {
     let path = std::env::args().nth(1).unwrap_or_else(|| "infra/template.yaml".to_owned());
-    let template = Template::load(&path).map_err(BootstrapError::Template)?;
+    let template = Template::load(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|template| template.storage().map_err(|e| format!("{path}: {e}")))
+        .map_err(BootstrapError::Template)?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
 
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -75,7 +76,7 @@ async fn run() -> Result<(), BootstrapError> {
     let sns = aws_sdk_sns::Client::new(&sdk);
     let mut topic_arns = std::collections::HashMap::new();
     for topic in &template.topics {
-        let arn = ensure_topic(&sns, &env(&template::name_variable(topic))?).await?;
+        let arn = ensure_topic(&sns, &env(&sam_template::name_variable(topic))?).await?;
         topic_arns.insert(topic.clone(), arn);
     }
     for subscription in &template.subscriptions {
@@ -252,8 +253,7 @@ async fn ensure_queue(
 /// template's visibility timeout locally, so that retries and the trip to
 /// the dead-letter queue take seconds in tests, not minutes.
 fn visibility_override(queue: &QueueDefinition) -> Result<Option<u64>, BootstrapError> {
-    let env_name = queue.env_name();
-    let name = format!("{}_VISIBILITY_TIMEOUT", env_name.strip_suffix("_NAME").unwrap_or(&env_name));
+    let name = format!("{}_VISIBILITY_TIMEOUT", sam_template::env_name(&queue.logical_id));
     match std::env::var(&name) {
         Ok(value) if !value.trim().is_empty() => value
             .trim()
@@ -273,4 +273,23 @@ async fn ensure_sender(client: &aws_sdk_sesv2::Client, address: &str) -> Result<
         Err(e) => return Err(aws_error("ses", "CreateEmailIdentity", e)),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The store's key names and the template's attribute names are one
+    /// and the same: a rename on one side alone fails here.
+    #[test]
+    fn the_shared_crate_spells_the_same_keys_as_the_template() {
+        use shared::store::keys;
+        let template = sam_template::Template::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+        let table = template.storage().unwrap().table;
+        let gsi1 = table.indexes.iter().find(|i| i.name == keys::GSI1).unwrap();
+        assert_eq!(gsi1.key_schema[0].0, keys::GSI1_PK);
+        assert_eq!(gsi1.key_schema[1].0, keys::GSI1_SK);
+        let gsi2 = table.indexes.iter().find(|i| i.name == keys::GSI2).unwrap();
+        assert_eq!(gsi2.key_schema[0].0, keys::GSI2_PK);
+        assert_eq!(table.key_schema[0].0, keys::PK);
+        assert_eq!(table.ttl_attribute.as_deref(), Some(keys::TTL));
+    }
 }

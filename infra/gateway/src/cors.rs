@@ -5,12 +5,11 @@
 //! response; other origins get none.
 //!
 //! `AllowOrigins` may be a list or a `!Ref` to a parameter; a parameter is
-//! read locally from the environment variable of its name in
-//! SCREAMING_SNAKE case (`CorsAllowedOrigins` → `CORS_ALLOWED_ORIGINS`),
-//! comma-separated.
+//! read locally from its environment variable (`CorsAllowedOrigins` →
+//! `CORS_ALLOWED_ORIGINS`, comma-separated; the template model's rule).
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use serde_yaml_ng::Value;
+use sam_template::CorsConfig;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CorsPolicy {
@@ -22,49 +21,17 @@ pub struct CorsPolicy {
     pub max_age: Option<u64>,
 }
 
-fn screaming_snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
-
-fn strings(value: Option<&Value>, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
-    match value {
-        Some(Value::Sequence(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-        Some(Value::String(one)) => vec![one.clone()],
-        Some(Value::Tagged(tagged)) if tagged.tag == "Ref" => tagged
-            .value
-            .as_str()
-            .and_then(|parameter| env(&screaming_snake(parameter)))
-            .map(|list| list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
 impl CorsPolicy {
-    /// The policy of the template's HttpApi, if it declares one.
-    pub fn from_template(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
-        let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
-        let Some(Value::Mapping(resources)) = doc.get("Resources") else { return Ok(None) };
-        let config = resources
-            .values()
-            .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::HttpApi"))
-            .find_map(|r| r.get("Properties")?.get("CorsConfiguration"));
-        let Some(config) = config else { return Ok(None) };
-        Ok(Some(Self {
-            allow_origins: strings(config.get("AllowOrigins"), env),
-            allow_credentials: config.get("AllowCredentials").and_then(Value::as_bool).unwrap_or(false),
-            allow_methods: strings(config.get("AllowMethods"), env).into_iter().map(|m| m.to_uppercase()).collect(),
-            allow_headers: strings(config.get("AllowHeaders"), env).into_iter().map(|h| h.to_lowercase()).collect(),
-            expose_headers: strings(config.get("ExposeHeaders"), env),
-            max_age: config.get("MaxAge").and_then(Value::as_u64),
-        }))
+    /// The policy of the template's HttpApi, its parameters read through `env`.
+    pub fn from_config(config: &CorsConfig, env: &dyn Fn(&str) -> Option<String>) -> Self {
+        Self {
+            allow_origins: config.allow_origins.resolve(env),
+            allow_credentials: config.allow_credentials,
+            allow_methods: config.allow_methods.resolve(env).into_iter().map(|m| m.to_uppercase()).collect(),
+            allow_headers: config.allow_headers.resolve(env).into_iter().map(|h| h.to_lowercase()).collect(),
+            expose_headers: config.expose_headers.resolve(env),
+            max_age: config.max_age,
+        }
     }
 
     fn allowed_origin<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
@@ -161,7 +128,8 @@ Resources:
         let env = |name: &str| {
             (name == "CORS_ALLOWED_ORIGINS").then(|| "https://app.example, http://localhost:5173".to_owned())
         };
-        CorsPolicy::from_template(TEMPLATE, &env).unwrap().unwrap()
+        let template = sam_template::Template::parse(TEMPLATE).unwrap();
+        CorsPolicy::from_config(template.cors.as_ref().unwrap(), &env)
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

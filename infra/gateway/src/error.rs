@@ -71,3 +71,12 @@ pub enum InvokeError {
     #[error("function {function} is shutting down")]
     ShuttingDown { function: String },
 }
+
+impl From<sam_template::TemplateError> for GatewayError {
+    fn from(error: sam_template::TemplateError) -> Self {
+        match error {
+            sam_template::TemplateError::Read { path, source } => GatewayError::TemplateRead { path, source },
+            sam_template::TemplateError::Invalid { path, message } => GatewayError::Template { path, message },
+        }
+    }
+}

@@ -70,7 +70,7 @@ impl<T> Router<T> {
     /// Adds `method` (`ANY` or a verb, any case) + `path`. Fails on a
     /// malformed path or a route key that is already taken.
     pub fn add(&mut self, method: &str, path: &str, target: T) -> Result<(), String> {
-        validate_path(path)?;
+        sam_template::validate_path(path)?;
         let upper = method.to_ascii_uppercase();
         let method = match upper.as_str() {
             "ANY" => None,
@@ -145,38 +145,6 @@ impl<T> Router<T> {
             }),
         }
     }
-}
-
-/// Checks a template route path: starts with `/`, no empty segments, `{name}`
-/// whole segments only, `{name+}` only last.
-pub fn validate_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') {
-        return Err(format!("route path {path:?} does not start with /"));
-    }
-    if path == "/" {
-        return Ok(());
-    }
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    for (i, seg) in segments.iter().enumerate() {
-        if seg.is_empty() {
-            return Err(format!("route path {path:?} has an empty segment"));
-        }
-        if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            let (name, greedy) = match inner.strip_suffix('+') {
-                Some(n) => (n, true),
-                None => (inner, false),
-            };
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
-                return Err(format!("route path {path:?}: bad parameter {seg:?}"));
-            }
-            if greedy && i + 1 != segments.len() {
-                return Err(format!("route path {path:?}: a greedy parameter must be the last segment"));
-            }
-        } else if seg.contains(['{', '}']) {
-            return Err(format!("route path {path:?}: a parameter must be a whole segment"));
-        }
-    }
-    Ok(())
 }
 
 fn parse_segments(path: &str) -> Vec<Segment> {

@@ -47,13 +47,11 @@ impl Gateway {
     pub async fn bind(config: GatewayConfig) -> Result<Gateway, GatewayError> {
         let template = Template::load(&config.template_path)?;
         let template_err = |message: String| GatewayError::Template { path: config.template_path.clone(), message };
-        let template_text =
-            std::fs::read_to_string(&config.template_path).map_err(|e| template_err(format!("cannot read: {e}")))?;
         let extra_env = config.extra_env.clone();
         let env_lookup = move |name: &str| {
             extra_env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| std::env::var(name).ok())
         };
-        let cors = CorsPolicy::from_template(&template_text, &env_lookup).map_err(template_err)?;
+        let cors = template.cors.as_ref().map(|config| CorsPolicy::from_config(config, &env_lookup));
 
         let mut router = Router::new();
         let mut pools = BTreeMap::new();
