@@ -110,325 +110,375 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let settings = Settings::from_env()?;
-    let started = std::time::Instant::now();
-    let work_dir = settings.root.join("target/bench");
-    let log_dir = work_dir.join("logs");
-    let _ = std::fs::remove_dir_all(&log_dir);
-    std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string())?;
+    let mut bench = Bench::prepare(Settings::from_env()?)?;
+    let fixtures = bench.set_up().await?;
+    let requests = Requests::new(&fixtures);
+    let orders_made = bench.reads_and_new_orders(&requests).await?;
+    bench.order_reads_and_payments(&requests).await?;
+    let paid_event = bench.stripe_webhook(&orders_made).await?;
+    let (queue_arn, sent_receipt) = bench.receipt_mailer(orders_made.len()).await?;
+    bench.email_events().await?;
+    println!("bench: warm runs done ({:.1} s)", bench.started.elapsed().as_secs_f64());
+    let probes = Probes { requests, paid_event, queue_arn, sent_receipt };
+    let functions = bench.cold_starts(&probes).await?;
+    println!("bench: cold starts done ({:.1} s)", bench.started.elapsed().as_secs_f64());
+    let throughput =
+        throughput(&bench.settings, &bench.template_path, &bench.floor_template_path, &probes.requests.post_path)
+            .await?;
+    bench.report(functions, throughput)
+}
 
-    let template_path = settings.root.join("infra/template.yaml");
-    let floor_template_path = settings.root.join("bench/floor-template.yaml");
-    let template = Template::load(&template_path).map_err(|e| e.to_string())?;
-    let floor_template = Template::load(&floor_template_path).map_err(|e| e.to_string())?;
-    let mut specs: HashMap<String, FunctionSpec> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for def in floor_template.functions.iter().chain(&template.functions) {
-        let spec = FunctionSpec::from_def(def, &settings.bin_dir, &[]);
-        if !spec.binary.is_file() {
-            return Err(format!("no binary at {} (make bench builds them)", spec.binary.display()));
+/// What the steps share: where things are, the functions under test, and
+/// what the warm runs have found so far.
+struct Bench {
+    settings: Settings,
+    started: std::time::Instant,
+    work_dir: PathBuf,
+    log_dir: PathBuf,
+    template_path: PathBuf,
+    floor_template_path: PathBuf,
+    specs: HashMap<String, FunctionSpec>,
+    /// The functions in the templates' order, the floor first.
+    order: Vec<String>,
+    http: HttpEvents,
+    floor_http: HttpEvents,
+    results: Vec<OperationResult>,
+    max_rss: HashMap<String, u64>,
+}
+
+/// The requests the warm runs send and the cold starts send again, made
+/// from the set-up's fixtures.
+struct Requests {
+    bearer: String,
+    post_path: String,
+    product_id: String,
+    /// The project's own operations (openapi/operations), authors' join
+    /// dates included so the user loader is part of what is measured.
+    feed_query: serde_json::Value,
+    detail_query: serde_json::Value,
+    /// An order read by its token, as a guest's client polls it.
+    read_order: HttpRequest,
+    /// A PaymentIntent for one order, asked for again and again (the same
+    /// intent each time, as the contract says).
+    intent_request: HttpRequest,
+    /// A won order paid at PortOne, reported again and again by the client
+    /// (the first pays it; the rest read PortOne and find it paid).
+    portone_complete: HttpRequest,
+}
+
+impl Requests {
+    fn new(fixtures: &setup::Fixtures) -> Self {
+        let (order_id, order_token) = &fixtures.intent_order;
+        let (won_id, won_token, imp_uid) = &fixtures.portone_order;
+        Requests {
+            bearer: format!("Bearer {}", fixtures.access_token),
+            post_path: format!("/api/v1/posts/{}", fixtures.post_id),
+            product_id: fixtures.product_id.clone(),
+            feed_query: json!({"query": include_str!("../../../openapi/operations/PostsWithAuthorsJoined.graphql").trim()}),
+            detail_query: json!({
+                "query": include_str!("../../../openapi/operations/PostDetailJoined.graphql").trim(),
+                "variables": {"id": fixtures.post_id},
+            }),
+            read_order: HttpRequest::get(format!("/api/v1/orders/{order_id}")).header("x-order-token", order_token),
+            intent_request: HttpRequest::post_json("/api/v1/payments/intent", &json!({"order_id": order_id}))
+                .header("x-order-token", order_token),
+            portone_complete: HttpRequest::post_json(
+                "/api/v1/payments/portone/complete",
+                &json!({"order_id": won_id, "imp_uid": imp_uid}),
+            )
+            .header("x-order-token", won_token),
         }
-        order.push(def.logical_id.clone());
-        specs.insert(def.logical_id.clone(), spec);
     }
-    let http = HttpEvents::load(&template_path)?;
-    let floor_http = HttpEvents::load(&floor_template_path)?;
-    println!("bench: {} functions from {}", order.len(), settings.bin_dir.display());
 
-    let products: serde_json::Value =
-        serde_json::from_str(include_str!("../../../infra/seed/products.json")).map_err(|e| e.to_string())?;
-    let mut invoker = setup::Invoker::new(&http, &specs, log_dir.join("set-up.log"));
-    let fixtures = setup::make(&mut invoker, &products).await?;
-    invoker.shutdown().await;
-    println!("bench: set-up done ({:.1} s)", started.elapsed().as_secs_f64());
+    /// A new guest order of 1–3 copies of the fixture product.
+    fn new_order(&self, i: usize) -> HttpRequest {
+        let email = format!("bench-{i}-{}@example.com", ulid::Ulid::new().to_string().to_lowercase());
+        HttpRequest::post_json(
+            "/api/v1/orders",
+            &json!({"email": email, "items": [{"product_id": self.product_id, "quantity": 1 + i % 3}]}),
+        )
+    }
+}
 
-    let n = settings.requests;
-    let bearer = format!("Bearer {}", fixtures.access_token);
-    let post_path = format!("/api/v1/posts/{}", fixtures.post_id);
-    let product_id = fixtures.product_id.clone();
-    let order_input = move |i: usize| {
-        json!({"email": format!("bench-{i}-{}@example.com", ulid::Ulid::new().to_string().to_lowercase()),
-               "items": [{"product_id": product_id, "quantity": 1 + i % 3}]})
-    };
+/// For the cold starts: one event per function that every fresh instance
+/// answers the same way, without changing what the warm runs measured.
+struct Probes {
+    requests: Requests,
+    /// A payment the webhook has already applied (a redelivery).
+    paid_event: HttpRequest,
+    queue_arn: String,
+    /// A receipt the mailer has already sent.
+    sent_receipt: (String, String),
+}
 
-    // The project's own operations (openapi/operations), authors' join
-    // dates included so the user loader is part of what is measured.
-    let feed_query =
-        json!({"query": include_str!("../../../openapi/operations/PostsWithAuthorsJoined.graphql").trim()});
-    let detail_query = json!({
-        "query": include_str!("../../../openapi/operations/PostDetailJoined.graphql").trim(),
-        "variables": {"id": fixtures.post_id},
-    });
+impl Bench {
+    fn prepare(settings: Settings) -> Result<Bench, String> {
+        let work_dir = settings.root.join("target/bench");
+        let log_dir = work_dir.join("logs");
+        let _ = std::fs::remove_dir_all(&log_dir);
+        std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string())?;
 
-    let mut operations = vec![
-        Operation {
-            name: "echo (floor)",
-            function: FLOOR,
-            events: http_events(&floor_http, n + 1, |_| HttpRequest::get("/echo"))?,
-            check: http_ok,
-        },
-        Operation {
-            name: "GET /auth/me",
-            function: "AuthFunction",
-            events: http_events(&http, n + 1, |_| {
-                HttpRequest::get("/api/v1/auth/me").header("authorization", &bearer)
-            })?,
-            check: http_ok,
-        },
-        Operation {
-            name: "GET /posts/{id}",
-            function: "PostsFunction",
-            events: http_events(&http, n + 1, |_| HttpRequest::get(post_path.clone()))?,
-            check: http_ok,
-        },
-        Operation {
-            name: "GET /posts",
-            function: "PostsFunction",
-            events: http_events(&http, n + 1, |_| HttpRequest::get("/api/v1/posts"))?,
-            check: http_ok,
-        },
-        Operation {
-            name: "GraphQL posts(first: 20) with authors",
-            function: "GraphqlFunction",
-            events: http_events(&http, n + 1, |_| HttpRequest::post_json("/graphql", &feed_query))?,
-            check: graphql_ok,
-        },
-        Operation {
-            name: "GraphQL post(id) with 20 comments",
-            function: "GraphqlFunction",
-            events: http_events(&http, n + 1, |_| HttpRequest::post_json("/graphql", &detail_query))?,
-            check: graphql_ok,
-        },
-        Operation {
-            name: "GET /docs",
-            function: "DocsFunction",
-            events: http_events(&http, n + 1, |_| HttpRequest::get("/api/v1/docs"))?,
-            check: http_ok,
-        },
-        Operation {
-            name: "POST /orders",
-            function: "OrdersFunction",
-            events: http_events(&http, n + 1, |i| HttpRequest::post_json("/api/v1/orders", &order_input(i)))?,
-            check: http_ok,
-        },
-    ];
-
-    let mut results: Vec<OperationResult> = Vec::new();
-    let mut max_rss: HashMap<String, u64> = HashMap::new();
-    let mut orders_made: Vec<serde_json::Value> = Vec::new();
-    for operation in operations.drain(..) {
-        let subject = Subject::new(specs[operation.function].clone(), &log_dir);
-        let answers_wanted = operation.function == "OrdersFunction";
-        let (result, answers) = warm(&subject, &operation, answers_wanted).await?;
-        if answers_wanted {
-            for answer in &answers {
-                orders_made.push(setup::decode(answer)?.1);
+        let template_path = settings.root.join("infra/template.yaml");
+        let floor_template_path = settings.root.join("bench/floor-template.yaml");
+        let template = Template::load(&template_path).map_err(|e| e.to_string())?;
+        let floor_template = Template::load(&floor_template_path).map_err(|e| e.to_string())?;
+        let mut specs: HashMap<String, FunctionSpec> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for def in floor_template.functions.iter().chain(&template.functions) {
+            let spec = FunctionSpec::from_def(def, &settings.bin_dir, &[]);
+            if !spec.binary.is_file() {
+                return Err(format!("no binary at {} (make bench builds them)", spec.binary.display()));
             }
+            order.push(def.logical_id.clone());
+            specs.insert(def.logical_id.clone(), spec);
         }
-        note_rss(&mut max_rss, operation.function, result.warm.max_rss_kib);
-        results.push(result);
+        println!("bench: {} functions from {}", order.len(), settings.bin_dir.display());
+        Ok(Bench {
+            http: HttpEvents::load(&template_path)?,
+            floor_http: HttpEvents::load(&floor_template_path)?,
+            settings,
+            started: std::time::Instant::now(),
+            work_dir,
+            log_dir,
+            template_path,
+            floor_template_path,
+            specs,
+            order,
+            results: Vec::new(),
+            max_rss: HashMap::new(),
+        })
     }
 
-    // An order read by its token, as a guest's client polls it.
-    let (order_id, order_token) = fixtures.intent_order.clone();
-    let read_order = HttpRequest::get(format!("/api/v1/orders/{order_id}")).header("x-order-token", &order_token);
-    let read = Operation {
-        name: "GET /orders/{id}",
-        function: "OrdersFunction",
-        events: http_events(&http, n + 1, |_| read_order.clone())?,
-        check: http_ok,
-    };
-    let (result, _) = warm(&Subject::new(specs[read.function].clone(), &log_dir), &read, false).await?;
-    note_rss(&mut max_rss, read.function, result.warm.max_rss_kib);
-    results.push(result);
+    /// A user, a post with comments, guest orders and a PortOne payment,
+    /// made through the functions themselves.
+    async fn set_up(&mut self) -> Result<setup::Fixtures, String> {
+        let products: serde_json::Value =
+            serde_json::from_str(include_str!("../../../infra/seed/products.json")).map_err(|e| e.to_string())?;
+        let mut invoker = setup::Invoker::new(&self.http, &self.specs, self.log_dir.join("set-up.log"));
+        let fixtures = setup::make(&mut invoker, &products).await?;
+        invoker.shutdown().await;
+        println!("bench: set-up done ({:.1} s)", self.started.elapsed().as_secs_f64());
+        Ok(fixtures)
+    }
 
-    // A PaymentIntent for one order, asked for again and again (the same
-    // intent each time, as the contract says).
-    let intent_request = HttpRequest::post_json("/api/v1/payments/intent", &json!({"order_id": order_id}))
-        .header("x-order-token", &order_token);
-    let intent = Operation {
-        name: "POST /payments/intent (again)",
-        function: "CreatePaymentIntentFunction",
-        events: http_events(&http, n + 1, |_| intent_request.clone())?,
-        check: http_ok,
-    };
-    let (result, _) = warm(&Subject::new(specs[intent.function].clone(), &log_dir), &intent, false).await?;
-    note_rss(&mut max_rss, intent.function, result.warm.max_rss_kib);
-    results.push(result);
+    /// One operation's warm run, recorded (`per`: what one measured event
+    /// is); its answers when `keep_answers`.
+    async fn measure(&mut self, operation: Operation, per: &str, keep_answers: bool) -> Result<Vec<Bytes>, String> {
+        let subject = Subject::new(self.specs[operation.function].clone(), &self.log_dir);
+        let (mut result, answers) = warm(&subject, &operation, keep_answers).await?;
+        result.per = per.into();
+        let entry = self.max_rss.entry(operation.function.to_owned()).or_insert(0);
+        *entry = (*entry).max(result.warm.max_rss_kib);
+        self.results.push(result);
+        Ok(answers)
+    }
 
-    // The social sign-in providers a client offers (what its sign-in page
-    // asks first).
-    if specs.contains_key("SocialAuthFunction") {
-        let providers = Operation {
-            name: "GET /auth/social/providers",
-            function: "SocialAuthFunction",
-            events: http_events(&http, n + 1, |_| HttpRequest::get("/api/v1/auth/social/providers"))?,
+    fn http_operation(
+        &self,
+        name: &'static str,
+        function: &'static str,
+        make: impl Fn(usize) -> HttpRequest,
+    ) -> Result<Operation, String> {
+        let events = if function == FLOOR { &self.floor_http } else { &self.http };
+        let check = if function == "GraphqlFunction" { graphql_ok } else { http_ok };
+        Ok(Operation { name, function, events: http_events(events, self.settings.requests + 1, make)?, check })
+    }
+
+    /// The floor, the reads, and the new orders (whose answers the webhook
+    /// step pays).
+    async fn reads_and_new_orders(&mut self, requests: &Requests) -> Result<Vec<serde_json::Value>, String> {
+        let operations = [
+            self.http_operation("echo (floor)", FLOOR, |_| HttpRequest::get("/echo"))?,
+            self.http_operation("GET /auth/me", "AuthFunction", |_| {
+                HttpRequest::get("/api/v1/auth/me").header("authorization", &requests.bearer)
+            })?,
+            self.http_operation("GET /posts/{id}", "PostsFunction", |_| HttpRequest::get(requests.post_path.clone()))?,
+            self.http_operation("GET /posts", "PostsFunction", |_| HttpRequest::get("/api/v1/posts"))?,
+            self.http_operation("GraphQL posts(first: 20) with authors", "GraphqlFunction", |_| {
+                HttpRequest::post_json("/graphql", &requests.feed_query)
+            })?,
+            self.http_operation("GraphQL post(id) with 20 comments", "GraphqlFunction", |_| {
+                HttpRequest::post_json("/graphql", &requests.detail_query)
+            })?,
+            self.http_operation("GET /docs", "DocsFunction", |_| HttpRequest::get("/api/v1/docs"))?,
+        ];
+        for operation in operations {
+            self.measure(operation, "request", false).await?;
+        }
+        let orders = self.http_operation("POST /orders", "OrdersFunction", |i| requests.new_order(i))?;
+        let answers = self.measure(orders, "request", true).await?;
+        answers.iter().map(|answer| setup::decode(answer).map(|(_, order)| order)).collect()
+    }
+
+    /// An order read by its token, its PaymentIntent asked for again, the
+    /// social providers listed, and a PortOne payment reported again.
+    async fn order_reads_and_payments(&mut self, requests: &Requests) -> Result<(), String> {
+        let mut operations = vec![
+            self.http_operation("GET /orders/{id}", "OrdersFunction", |_| requests.read_order.clone())?,
+            self.http_operation("POST /payments/intent (again)", "CreatePaymentIntentFunction", |_| {
+                requests.intent_request.clone()
+            })?,
+        ];
+        // The social sign-in providers a client offers (what its sign-in
+        // page asks first).
+        if self.specs.contains_key("SocialAuthFunction") {
+            operations.push(self.http_operation("GET /auth/social/providers", "SocialAuthFunction", |_| {
+                HttpRequest::get("/api/v1/auth/social/providers")
+            })?);
+        }
+        operations.push(self.http_operation(
+            "POST /payments/portone/complete (again)",
+            "PortonePaymentsFunction",
+            |_| requests.portone_complete.clone(),
+        )?);
+        for operation in operations {
+            self.measure(operation, "request", false).await?;
+        }
+        Ok(())
+    }
+
+    /// Stripe says each of the new orders was paid: one event per order.
+    /// Returns the first, to send again as a redelivery.
+    async fn stripe_webhook(&mut self, orders_made: &[serde_json::Value]) -> Result<HttpRequest, String> {
+        let secret = e2e_tests::required_setting("STRIPE_WEBHOOK_SECRET");
+        let webhook_events: Vec<HttpRequest> = orders_made.iter().map(|order| paid_event(order, &secret)).collect();
+        let first = webhook_events.first().cloned().ok_or("no webhook event")?;
+        let webhook = Operation {
+            name: "webhook: payment_intent.succeeded",
+            function: "StripeWebhookFunction",
+            events: http_events(&self.http, webhook_events.len(), |i| webhook_events[i].clone())?,
             check: http_ok,
         };
-        let (result, _) = warm(&Subject::new(specs[providers.function].clone(), &log_dir), &providers, false).await?;
-        note_rss(&mut max_rss, providers.function, result.warm.max_rss_kib);
-        results.push(result);
+        self.measure(webhook, "request", false).await?;
+        Ok(first)
     }
 
-    // A won order paid at PortOne, reported again and again by the client
-    // (the first pays it; the rest read PortOne and find it paid).
-    let (won_id, won_token, imp_uid) = fixtures.portone_order.clone();
-    let complete =
-        HttpRequest::post_json("/api/v1/payments/portone/complete", &json!({"order_id": won_id, "imp_uid": imp_uid}))
-            .header("x-order-token", &won_token);
-    let portone = Operation {
-        name: "POST /payments/portone/complete (again)",
-        function: "PortonePaymentsFunction",
-        events: http_events(&http, n + 1, |_| complete.clone())?,
-        check: http_ok,
-    };
-    let (result, _) = warm(&Subject::new(specs[portone.function].clone(), &log_dir), &portone, false).await?;
-    note_rss(&mut max_rss, portone.function, result.warm.max_rss_kib);
-    results.push(result);
+    /// The receipts those events queued, in batches of 10 as the event
+    /// source mapping delivers them. Returns the queue's ARN and one sent
+    /// receipt's message.
+    async fn receipt_mailer(&mut self, receipts: usize) -> Result<(String, (String, String)), String> {
+        let queue = receipt_queue::Queue::connect().await?;
+        let batches = queue.take_batches(receipts, 10).await?;
+        let mailer = Operation {
+            name: "receipt-mailer: batch of 10",
+            function: "ReceiptMailerFunction",
+            events: batches.iter().map(|batch| (sqs_batch(&queue.arn, batch), String::new())).collect(),
+            check: batch_ok,
+        };
+        self.measure(mailer, "receipt", false).await?;
+        let sent_receipt = batches.first().and_then(|b| b.first()).cloned().ok_or("no receipt message")?;
+        Ok((queue.arn, sent_receipt))
+    }
 
-    // Stripe says each of those orders was paid: one event per order.
-    let secret = e2e_tests::required_setting("STRIPE_WEBHOOK_SECRET");
-    let webhook_events: Vec<HttpRequest> = orders_made
-        .iter()
-        .map(|order| {
-            let event = e2e_tests::commerce::payment_intent_event(
-                "payment_intent.succeeded",
-                &e2e_tests::commerce::event_id(),
-                &format!("pi_bench{}", ulid::Ulid::new()),
-                order["id"].as_str().unwrap_or_default(),
-                order["amount"].as_i64().unwrap_or_default(),
-                order["currency"].as_str().unwrap_or_default(),
-            );
-            let body = event.to_string();
-            let signature = e2e_tests::commerce::stripe_signature(&body, &secret, e2e_tests::commerce::now());
-            HttpRequest {
-                method: "POST",
-                path: "/api/v1/webhooks/stripe".into(),
-                headers: vec![
-                    ("content-type".into(), "application/json".into()),
-                    ("stripe-signature".into(), signature),
-                ],
-                body: Some(body),
-            }
-        })
-        .collect();
-    let duplicate_event = webhook_events.first().cloned().ok_or("no webhook event")?;
-    let webhook = Operation {
-        name: "webhook: payment_intent.succeeded",
-        function: "StripeWebhookFunction",
-        events: http_events(&http, webhook_events.len(), |i| webhook_events[i].clone())?,
-        check: http_ok,
-    };
-    let (result, _) = warm(&Subject::new(specs[webhook.function].clone(), &log_dir), &webhook, false).await?;
-    note_rss(&mut max_rss, webhook.function, result.warm.max_rss_kib);
-    results.push(result);
+    /// SES's reports: permanent bounces, each for an address of its own, in
+    /// batches of 10 (each one transaction: its marker and the address).
+    async fn email_events(&mut self) -> Result<(), String> {
+        let bounces: Vec<(Bytes, String)> = (0..self.settings.requests.div_ceil(10) + 1)
+            .map(|batch| {
+                let messages: Vec<(String, String)> = (0..10)
+                    .map(|i| {
+                        let id = format!("bench-{}", ulid::Ulid::new());
+                        (id.clone(), ses_notification("Bounce", &format!("bounced-{batch}-{i}-{id}@example.com"), &id))
+                    })
+                    .collect();
+                (sqs_batch(&email_queue_arn(), &messages), String::new())
+            })
+            .collect();
+        let email_events = Operation {
+            name: "email-events: batch of 10 bounces",
+            function: "EmailEventsFunction",
+            events: bounces,
+            check: batch_ok,
+        };
+        self.measure(email_events, "batch", false).await?;
+        Ok(())
+    }
 
-    // The receipts those events queued, in batches of 10 as the event
-    // source mapping delivers them.
-    let queue = receipts::Queue::connect().await?;
-    let batches = queue.take_batches(orders_made.len(), 10).await?;
-    let mailer_events: Vec<(Bytes, String)> =
-        batches.iter().map(|batch| (sqs_batch(&queue.arn, batch), String::new())).collect();
-    let mailer = Operation {
-        name: "receipt-mailer: batch of 10",
-        function: "ReceiptMailerFunction",
-        events: mailer_events,
-        check: batch_ok,
-    };
-    let (mut result, _) = warm(&Subject::new(specs[mailer.function].clone(), &log_dir), &mailer, false).await?;
-    result.per = "receipt".into();
-    note_rss(&mut max_rss, mailer.function, result.warm.max_rss_kib);
-    results.push(result);
-    let sent_receipt = batches.first().and_then(|b| b.first()).cloned().ok_or("no receipt message")?;
+    /// Cold starts of every function, each with its probe, and its sizes.
+    async fn cold_starts(&self, probes: &Probes) -> Result<Vec<FunctionResult>, String> {
+        let mut functions: Vec<FunctionResult> = Vec::new();
+        for name in &self.order {
+            let subject = Subject::new(self.specs[name].clone(), &self.log_dir);
+            let check: Check = if matches!(name.as_str(), "ReceiptMailerFunction" | "EmailEventsFunction") {
+                batch_ok
+            } else {
+                http_ok
+            };
+            let cold = subject.cold_starts(self.settings.spawns, |_| self.probe(name, probes), check).await?;
+            let size = load::size(&subject.spec.binary, &self.work_dir)?;
+            functions.push(FunctionResult {
+                function: name.clone(),
+                binary: subject.spec.binary.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned(),
+                cold,
+                max_rss_kib: self.max_rss.get(name.as_str()).copied().unwrap_or_default(),
+                size,
+            });
+        }
+        Ok(functions)
+    }
 
-    // SES's reports: permanent bounces, each for an address of its own, in
-    // batches of 10 (each one transaction: its marker and the address).
-    let bounces: Vec<(Bytes, String)> = (0..n.div_ceil(10) + 1)
-        .map(|batch| {
-            let messages: Vec<(String, String)> = (0..10)
-                .map(|i| {
-                    let id = format!("bench-{}", ulid::Ulid::new());
-                    (id.clone(), ses_notification("Bounce", &format!("bounced-{batch}-{i}-{id}@example.com"), &id))
-                })
-                .collect();
-            (sqs_batch(&email_queue_arn(), &messages), String::new())
-        })
-        .collect();
-    let email_events = Operation {
-        name: "email-events: batch of 10 bounces",
-        function: "EmailEventsFunction",
-        events: bounces,
-        check: batch_ok,
-    };
-    let (mut result, _) =
-        warm(&Subject::new(specs[email_events.function].clone(), &log_dir), &email_events, false).await?;
-    result.per = "batch".into();
-    note_rss(&mut max_rss, email_events.function, result.warm.max_rss_kib);
-    results.push(result);
-    println!("bench: warm runs done ({:.1} s)", started.elapsed().as_secs_f64());
-
-    // Cold starts: one event each function answers without changing what
-    // the others measured (a repeated event where it would).
-    let mut functions: Vec<FunctionResult> = Vec::new();
-    for name in &order {
-        let subject = Subject::new(specs[name].clone(), &log_dir);
-        let probe: Box<dyn Fn() -> Result<Bytes, String>> = match name.as_str() {
-            FLOOR => Box::new(|| floor_http.event(&HttpRequest::get("/echo"), &fresh_request_id()).map(|e| e.1)),
-            "AuthFunction" => Box::new(|| {
-                http.event(&HttpRequest::get("/api/v1/auth/me").header("authorization", &bearer), &fresh_request_id())
-                    .map(|e| e.1)
-            }),
-            "PostsFunction" => {
-                Box::new(|| http.event(&HttpRequest::get(post_path.clone()), &fresh_request_id()).map(|e| e.1))
-            }
-            "DocsFunction" => {
-                Box::new(|| http.event(&HttpRequest::get("/api/v1/docs"), &fresh_request_id()).map(|e| e.1))
-            }
-            "GraphqlFunction" => Box::new(|| {
-                http.event(&HttpRequest::post_json("/graphql", &detail_query), &fresh_request_id()).map(|e| e.1)
-            }),
+    /// The cold-start event of one function.
+    fn probe(&self, function: &str, probes: &Probes) -> Result<Bytes, String> {
+        let requests = &probes.requests;
+        let http = |request: &HttpRequest| self.http.event(request, &fresh_request_id()).map(|e| e.1);
+        match function {
+            FLOOR => self.floor_http.event(&HttpRequest::get("/echo"), &fresh_request_id()).map(|e| e.1),
+            "AuthFunction" => http(&HttpRequest::get("/api/v1/auth/me").header("authorization", &requests.bearer)),
+            "PostsFunction" => http(&HttpRequest::get(requests.post_path.clone())),
+            "DocsFunction" => http(&HttpRequest::get("/api/v1/docs")),
+            "GraphqlFunction" => http(&HttpRequest::post_json("/graphql", &requests.detail_query)),
             // A read, so every fresh instance answers the same event the
             // same way.
-            "OrdersFunction" => Box::new(|| http.event(&read_order, &fresh_request_id()).map(|e| e.1)),
-            "CreatePaymentIntentFunction" => Box::new(|| http.event(&intent_request, &fresh_request_id()).map(|e| e.1)),
-            "SocialAuthFunction" => Box::new(|| {
-                http.event(&HttpRequest::get("/api/v1/auth/social/providers"), &fresh_request_id()).map(|e| e.1)
-            }),
+            "OrdersFunction" => http(&requests.read_order),
+            "CreatePaymentIntentFunction" => http(&requests.intent_request),
+            "SocialAuthFunction" => http(&HttpRequest::get("/api/v1/auth/social/providers")),
             // Its first call of an instance fetches PortOne's token too.
-            "PortonePaymentsFunction" => Box::new(|| http.event(&complete, &fresh_request_id()).map(|e| e.1)),
-            "StripeWebhookFunction" => Box::new(|| http.event(&duplicate_event, &fresh_request_id()).map(|e| e.1)),
-            "ReceiptMailerFunction" => Box::new(|| Ok(sqs_batch(&queue.arn, std::slice::from_ref(&sent_receipt)))),
+            "PortonePaymentsFunction" => http(&requests.portone_complete),
+            "StripeWebhookFunction" => http(&probes.paid_event),
+            "ReceiptMailerFunction" => Ok(sqs_batch(&probes.queue_arn, std::slice::from_ref(&probes.sent_receipt))),
             // A delivery report: read, logged, nothing written.
-            "EmailEventsFunction" => Box::new(|| {
+            "EmailEventsFunction" => {
                 let id = format!("bench-{}", ulid::Ulid::new());
                 Ok(sqs_batch(
                     &email_queue_arn(),
                     &[(id.clone(), ses_notification("Delivery", "reader@example.com", &id))],
                 ))
-            }),
-            other => return Err(format!("no cold-start event for {other}; add one to the bench")),
-        };
-        let check: Check =
-            if matches!(name.as_str(), "ReceiptMailerFunction" | "EmailEventsFunction") { batch_ok } else { http_ok };
-        let cold = subject.cold_starts(settings.spawns, |_| probe(), check).await?;
-        let size = load::size(&subject.spec.binary, &work_dir)?;
-        functions.push(FunctionResult {
-            function: name.clone(),
-            binary: subject.spec.binary.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned(),
-            cold,
-            max_rss_kib: max_rss.get(name.as_str()).copied().unwrap_or_default(),
-            size,
-        });
+            }
+            other => Err(format!("no cold-start event for {other}; add one to the bench")),
+        }
     }
-    println!("bench: cold starts done ({:.1} s)", started.elapsed().as_secs_f64());
 
-    let throughput = throughput(&settings, &template_path, &floor_template_path, &post_path).await?;
+    fn report(self, functions: Vec<FunctionResult>, throughput: Vec<load::Throughput>) -> Result<(), String> {
+        let report = Report::new(functions, self.results, throughput, self.settings.spawns, self.settings.requests);
+        report.write(&self.settings.out_dir)?;
+        println!("{}", report.markdown());
+        println!(
+            "bench: done in {:.1} s; results in {}",
+            self.started.elapsed().as_secs_f64(),
+            self.settings.out_dir.display()
+        );
+        Ok(())
+    }
+}
 
-    let report = Report::new(functions, results, throughput, settings.spawns, n);
-    report.write(&settings.out_dir)?;
-    println!("{}", report.markdown());
-    println!("bench: done in {:.1} s; results in {}", started.elapsed().as_secs_f64(), settings.out_dir.display());
-    Ok(())
+/// Stripe's signed `payment_intent.succeeded` for an order the bench made.
+fn paid_event(order: &serde_json::Value, secret: &str) -> HttpRequest {
+    let event = e2e_tests::commerce::payment_intent_event(
+        "payment_intent.succeeded",
+        &e2e_tests::commerce::event_id(),
+        &format!("pi_bench{}", ulid::Ulid::new()),
+        order["id"].as_str().unwrap_or_default(),
+        order["amount"].as_i64().unwrap_or_default(),
+        order["currency"].as_str().unwrap_or_default(),
+    );
+    let body = event.to_string();
+    let signature = e2e_tests::commerce::stripe_signature(&body, secret, e2e_tests::commerce::now());
+    HttpRequest {
+        method: "POST",
+        path: "/api/v1/webhooks/stripe".into(),
+        headers: vec![("content-type".into(), "application/json".into()), ("stripe-signature".into(), signature)],
+        body: Some(body),
+    }
 }
 
 /// An SES notification (`Bounce`: permanent; `Delivery`) in SNS's envelope,
@@ -451,11 +501,6 @@ fn email_queue_arn() -> String {
         e2e_tests::setting("AWS_ACCOUNT_ID").unwrap_or_else(|| "123456789012".into()),
         e2e_tests::setting("EMAIL_EVENTS_QUEUE_NAME").unwrap_or_else(|| "email-events".into())
     )
-}
-
-fn note_rss(max_rss: &mut HashMap<String, u64>, function: &str, kib: u64) {
-    let entry = max_rss.entry(function.to_owned()).or_insert(0);
-    *entry = (*entry).max(kib);
 }
 
 /// An operation's warm run and the AWS calls its log lines report; the
@@ -535,7 +580,7 @@ async fn throughput(
     Ok(results)
 }
 
-mod receipts {
+mod receipt_queue {
     //! The receipt queue (moto's SQS), read the way the event source mapping
     //! reads it.
 
