@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 
-use crate::store::{ItemReader, Table, key_of, n, sdk_error};
+use crate::store::{ItemReader, Table, key_of, keys, n, sdk_error};
 use crate::telemetry::as_throttle_calls;
 use crate::tokens::{Principal, TokenService};
 use crate::{Error, Result};
@@ -120,13 +120,12 @@ impl Throttle {
     async fn hit(&self, scope: &str, rate: Rate, key: &str) -> Result<()> {
         let now = crate::timefmt::now().unix_timestamp();
         let (start, remaining) = window(now, rate);
-        let partition = format!("THROTTLE#{scope}#{key}");
         let output = as_throttle_calls(
             self.table
                 .client
                 .update_item()
                 .table_name(&self.table.name)
-                .set_key(Some(key_of((partition, format!("W#{start}")))))
+                .set_key(Some(key_of(keys::throttle_window(scope, key, start))))
                 .update_expression("ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)")
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":expires", n(start + rate.window_secs as i64 + 60))

@@ -162,7 +162,7 @@ impl PersistedQueries {
 }
 
 fn key(hash: &str) -> (String, String) {
-    (format!("PQ#{hash}"), "PQ".to_owned())
+    shared::store::keys::persisted_query(hash)
 }
 
 #[cfg(test)]

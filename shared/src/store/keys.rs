@@ -26,6 +26,8 @@
 //! | identity          | `IDENTITY#<provider>#<subject>` | `IDENTITY` | – (points at its user) | no |
 //! | PortOne payment   | `PORTONE_PAYMENT#<imp_uid>` | `PORTONE_PAYMENT` | – (what we made of it, latest) | no |
 //! | PortOne status    | `PORTONE_PAYMENT#<imp_uid>` | `STATUS#<status>` | – (each status takes effect once) | no |
+//! | persisted query   | `PQ#<sha256>`        | `PQ`       | –                           | yes |
+//! | throttle window   | `THROTTLE#<scope>#<caller>` | `W#<window start>` | –            | yes |
 //!
 //! Posts fill eight index key pairs, one per listing (`<title>` below is the
 //! case-folded title, then `\u{1}` and the post id, so ties sort by age and a
@@ -264,4 +266,15 @@ pub fn social_state(state: &str) -> (String, String) {
 /// A provider's account, `(provider, subject)`, pointing at its user.
 pub fn identity(provider: &str, subject: &str) -> (String, String) {
     (format!("IDENTITY#{provider}#{subject}"), "IDENTITY".into())
+}
+
+/// A GraphQL persisted query, by its document's SHA-256 (hex).
+pub fn persisted_query(hash: &str) -> (String, String) {
+    (format!("PQ#{hash}"), "PQ".into())
+}
+
+/// One caller's counter in one throttle scope for the window starting at
+/// `window_start` (epoch seconds).
+pub fn throttle_window(scope: &str, caller: &str, window_start: i64) -> (String, String) {
+    (format!("THROTTLE#{scope}#{caller}"), format!("W#{window_start}"))
 }
