@@ -58,28 +58,24 @@ pub fn field_map(errors: &FieldErrors) -> Value {
     Value::Object(map)
 }
 
-/// (code, message, field map) for a domain error as a GraphQL client sees it.
+/// (code, message, field map) for a domain error as a GraphQL client sees
+/// it. The message and the field map are REST's ([`shared::Error::body`]);
+/// only the code is GraphQL's, and an internal error keeps GraphQL's own
+/// generic message.
 pub fn classify(error: &shared::Error) -> (&'static str, String, Option<Value>) {
     use shared::Error as E;
-    match error {
-        E::Validation(errors) => (BAD_USER_INPUT, "Invalid input.".to_owned(), Some(field_map(errors))),
-        E::Conflict { message, errors } => (BAD_USER_INPUT, message.clone(), errors.as_ref().map(field_map)),
-        E::BadRequest(message) => (BAD_USER_INPUT, message.clone(), None),
-        E::NotAuthenticated(message) => (UNAUTHENTICATED, (*message).to_owned(), None),
-        E::TokenNotValid => (UNAUTHENTICATED, "Given token not valid for any token type.".to_owned(), None),
-        E::PermissionDenied => (FORBIDDEN, "You do not have permission to perform this action.".to_owned(), None),
-        E::NotFound => (NOT_FOUND, "Not found.".to_owned(), None),
-        E::Throttled { retry_after_secs } => {
-            (THROTTLED, format!("Request was throttled. Expected available in {retry_after_secs} seconds."), None)
-        }
-        E::ServiceUnavailable { .. } => {
-            (INTERNAL, "Service temporarily unavailable, try again later.".to_owned(), None)
-        }
-        E::MethodNotAllowed(_) | E::PayloadTooLarge | E::UnsupportedMediaType(_) => {
-            (BAD_REQUEST, error.body().message, None)
-        }
-        E::Config { .. } | E::Internal(_) => (INTERNAL, INTERNAL_MESSAGE.to_owned(), None),
-    }
+    let code = match error {
+        E::Validation(_) | E::Conflict { .. } | E::BadRequest(_) => BAD_USER_INPUT,
+        E::NotAuthenticated(_) | E::TokenNotValid => UNAUTHENTICATED,
+        E::PermissionDenied => FORBIDDEN,
+        E::NotFound => NOT_FOUND,
+        E::Throttled { .. } => THROTTLED,
+        E::MethodNotAllowed(_) | E::PayloadTooLarge | E::UnsupportedMediaType(_) => BAD_REQUEST,
+        E::ServiceUnavailable { .. } => INTERNAL,
+        E::Config { .. } | E::Internal(_) => return (INTERNAL, INTERNAL_MESSAGE.to_owned(), None),
+    };
+    let body = error.body();
+    (code, body.message, body.errors.as_ref().map(field_map))
 }
 
 /// A resolver's error: the contract's code, and the field map for input.
