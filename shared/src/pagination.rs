@@ -23,13 +23,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Direction {
-    #[serde(rename = "f")]
-    Forward,
-    #[serde(rename = "b")]
-    Backward,
-}
+/// Which way a page reads; the store's, carried in cursors.
+pub use crate::store::paging::Direction;
 
 /// Where a page starts: the key of the item just before it (exclusive), in
 /// the given direction of the listing's order.

@@ -33,21 +33,7 @@ pub struct Claims {
     pub username: Option<String>,
 }
 
-/// Who is calling, as proven by a valid access token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: String,
-    pub username: String,
-}
-
-/// A freshly issued refresh token and what the store must remember of it.
-#[derive(Debug, Clone)]
-pub struct IssuedRefresh {
-    pub token: String,
-    pub jti: String,
-    pub login_id: String,
-    pub expires_at: i64,
-}
+pub use crate::domain::user::{IssuedRefresh, Principal};
 
 pub struct TokenService {
     settings: TokenSettings,
@@ -63,6 +49,23 @@ impl std::fmt::Debug for TokenService {
 }
 
 impl TokenService {
+    /// Signs `user` in: a new login, recorded through `logins`, and its
+    /// first token pair `(access, refresh)`, as `POST /auth/token` and
+    /// social sign-in give.
+    pub async fn sign_in(
+        &self,
+        logins: &crate::store::LoginRepository,
+        user: &crate::domain::user::User,
+    ) -> Result<(String, String)> {
+        let now = crate::timefmt::now().unix_timestamp();
+        let login_id = crate::ids::new_id();
+        let refresh = self.issue_refresh(&user.id, &login_id, now)?;
+        logins.start(&user.id, &refresh, now).await?;
+        let access = self.issue_access(&user.id, &user.username, now)?;
+        tracing::info!(user_id = %user.id, login_id = %login_id, "signed in");
+        Ok((access, refresh.token))
+    }
+
     pub fn new(settings: TokenSettings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&settings.issuer]);

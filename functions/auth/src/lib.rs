@@ -128,7 +128,7 @@ async fn token(
             return Err(Error::NotAuthenticated(BAD_CREDENTIALS));
         }
     };
-    let (access, refresh) = state.logins.sign_in(&state.tokens, &user).await?;
+    let (access, refresh) = state.tokens.sign_in(&state.logins, &user).await?;
     Ok(json_response(StatusCode::OK, &TokenPair { access, refresh }))
 }
 

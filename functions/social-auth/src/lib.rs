@@ -274,7 +274,7 @@ async fn finish_sign_in(
         Provider::GitHub(github) => github.exchange(&code, &pending.redirect_uri, &pending.code_verifier).await?,
     };
     let (user, created) = accounts::find_or_create(&state.social, &state.users, provider.id(), &identity).await?;
-    let (access, refresh) = state.logins.sign_in(&state.tokens, &user).await?;
+    let (access, refresh) = state.tokens.sign_in(&state.logins, &user).await?;
     tracing::info!(provider = provider.id(), user_id = %user.id, created, "social sign-in");
     Ok(json_response(StatusCode::OK, &SignedIn { access, refresh, user, created }))
 }

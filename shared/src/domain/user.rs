@@ -6,6 +6,22 @@ use time::OffsetDateTime;
 use super::validate::{is_valid_email, length_between, required_string};
 use crate::{FieldErrors, Result};
 
+/// Who is calling, as proven by a valid access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+}
+
+/// A freshly issued refresh token and what the store must remember of it.
+#[derive(Debug, Clone)]
+pub struct IssuedRefresh {
+    pub token: String,
+    pub jti: String,
+    pub login_id: String,
+    pub expires_at: i64,
+}
+
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 150;
 pub const PASSWORD_MIN: usize = 8;

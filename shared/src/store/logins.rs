@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
 use crate::Result;
-use crate::tokens::IssuedRefresh;
+use crate::domain::user::IssuedRefresh;
 
 /// What became of a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,22 +27,6 @@ pub struct LoginRepository {
 impl LoginRepository {
     pub fn new(table: Table) -> Self {
         Self { table }
-    }
-
-    /// Signs `user` in: a new login and its first token pair
-    /// `(access, refresh)`, as `POST /auth/token` and social sign-in give.
-    pub async fn sign_in(
-        &self,
-        tokens: &crate::tokens::TokenService,
-        user: &crate::domain::user::User,
-    ) -> Result<(String, String)> {
-        let now = crate::timefmt::now().unix_timestamp();
-        let login_id = crate::ids::new_id();
-        let refresh = tokens.issue_refresh(&user.id, &login_id, now)?;
-        self.start(&user.id, &refresh, now).await?;
-        let access = tokens.issue_access(&user.id, &user.username, now)?;
-        tracing::info!(user_id = %user.id, login_id = %login_id, "signed in");
-        Ok((access, refresh.token))
     }
 
     /// Records a new login whose only valid refresh token is `first`.

@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
+use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, RawPage};
 use super::{Item, ItemReader, Table, condition_failed, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
 use crate::domain::order::{Order, OrderLine, OrderStatus, ReadableOrder, ReceiptStatus, may_read};
-use crate::pagination::Direction;
 use crate::{Error, Result, timefmt};
 
 /// The attributes that position an item in a customer's order list.

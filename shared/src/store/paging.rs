@@ -7,7 +7,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, Table, sdk_error};
 use crate::Result;
-use crate::pagination::Direction;
+
+/// Which way a listing is read: in its index's order, or against it (a
+/// `previous` page). Cursors carry it, spelled `f` / `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Direction {
+    #[serde(rename = "f")]
+    Forward,
+    #[serde(rename = "b")]
+    Backward,
+}
 
 /// The most Query calls one page may make when filters skip items. Past it
 /// the page is returned short (even empty) with a cursor to go on: a search

@@ -7,12 +7,12 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, DeleteRequest, Put, ReturnValue, TransactWriteItem, Update, WriteRequest,
 };
 
+use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
 use crate::domain::post::{Author, Comment, DETAIL_COMMENTS, Post, PostChanges, PostFilter, PostOrder};
+use crate::domain::user::Principal;
 use crate::domain::user::username_key;
-use crate::pagination::Direction;
-use crate::tokens::Principal;
 use crate::{Error, Result, timefmt};
 
 const POST_POSITION: &[&str] = &[keys::PK, keys::SK];

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
 use crate::Result;
 use crate::domain::catalog::Product;
-use crate::pagination::Direction;
 
 /// What the seed did to one product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
