@@ -130,6 +130,7 @@ unit:
 	$(CARGO) test --workspace --lib --bins
 
 lint:
+	infra/check-layers.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

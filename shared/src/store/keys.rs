@@ -138,6 +138,11 @@ pub fn post_partition(post_id: &str) -> String {
     format!("POST#{post_id}")
 }
 
+/// The post id a post's partition key names.
+pub fn post_id_of_partition(partition: &str) -> Option<&str> {
+    partition.strip_prefix("POST#")
+}
+
 pub fn post(post_id: &str) -> (String, String) {
     (post_partition(post_id), POST_SK.to_owned())
 }

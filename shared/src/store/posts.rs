@@ -125,7 +125,7 @@ impl Listing {
 
     /// The position (see [`Listing::start_key`]) of an index key.
     fn position(&self, key: PositionKey) -> PositionKey {
-        let id = key.get(keys::PK).and_then(|pk| pk.strip_prefix("POST#")).unwrap_or_default().to_owned();
+        let id = key.get(keys::PK).and_then(|pk| keys::post_id_of_partition(pk)).unwrap_or_default().to_owned();
         let mut position = PositionKey::from([("id".to_owned(), id)]);
         if self.by_title()
             && let Some((title, _)) = key.get(self.index_sort_attribute()).and_then(|s| s.rsplit_once('\u{1}'))
