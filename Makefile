@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv dynamodb-local java build run test unit lint fmt requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
+.PHONY: help venv dynamodb-local java build run test unit lint fmt deploy-check requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -19,6 +19,7 @@ help:
 	@echo "make graphql-allowlist  regenerate openapi/graphql-allowlist.json from openapi/operations/*.graphql"
 	@echo "make bench   cold start, memory, size, CPU and AWS calls of every function beside the floor (bench/results/)"
 	@echo "make package build every function's bootstrap.zip for Lambda (ARCH=arm64|x86_64)"
+	@echo "make deploy-check  sam validate --lint and sam build (arm64, as deployed), then every function's bootstrap"
 	@echo "make seed    write the catalog (infra/seed/products.json) into the running stack; idempotent"
 	@echo "make demo    one purchase against 'make run', every step printed (PROVIDER=portone: in won, through PortOne)"
 	@echo "make replay EVENT=evt_...  run a recorded Stripe event again; safe to repeat"
@@ -151,11 +152,31 @@ FUNCTIONS = $(shell sed -n 's/^ *Binary: *//p' infra/template.yaml)
 
 package: .venv-package/.installed
 	@if [ "$(ARCH)" = arm64 ]; then rustup target add aarch64-unknown-linux-gnu >/dev/null; fi
-	PATH="$(CURDIR)/.venv-package/bin:$$PATH" CARGO_TARGET_DIR=$(PACKAGE_TARGET_DIR) \
+	PATH="$(CURDIR)/.venv-package/bin:$$PATH" CARGO_TARGET_DIR=$(CURDIR)/$(PACKAGE_TARGET_DIR) \
 		cargo lambda build --release --$(ARCH) --output-format zip --lambda-dir target/lambda \
 		$(foreach f,$(FUNCTIONS),--package $(f))
 	@echo "function            bootstrap.zip"
 	@for f in $(FUNCTIONS); do printf "%-20s%8s KiB\n" $$f $$(( $$(stat -c %s target/lambda/$$f/bootstrap.zip) / 1024 )); done
+
+# The deploy path as the README gives it, short of `sam deploy`: the SAM
+# CLI (pinned in the packaging venv, beside cargo-lambda and Zig) lints the
+# template and builds every function as deployed (arm64, release; settings
+# in samconfig.toml), in `make package`'s target dir. No Docker, no AWS
+# account. Then each function of the template must have its bootstrap.
+SAM = PATH="$(CURDIR)/.venv-package/bin:$$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+	CARGO_TARGET_DIR=$(CURDIR)/$(PACKAGE_TARGET_DIR) sam
+TEMPLATE_FUNCTIONS = $(shell awk '/^  [A-Za-z0-9]+:$$/ { id = $$1 } /^    Type: AWS::Serverless::Function$$/ { sub(":", "", id); print id }' infra/template.yaml)
+
+deploy-check: .venv-package/.installed
+	rustup target add aarch64-unknown-linux-gnu >/dev/null
+	$(SAM) validate --lint -t infra/template.yaml
+	$(SAM) build
+	@test -n "$(TEMPLATE_FUNCTIONS)" || { echo "deploy-check: no functions found in the template" >&2; exit 1; }
+	@echo "function                        bootstrap"
+	@for f in $(TEMPLATE_FUNCTIONS); do \
+		test -x .aws-sam/build/$$f/bootstrap || { echo "deploy-check: $$f has no built bootstrap" >&2; exit 1; }; \
+		printf "%-32s%6s KiB\n" $$f $$(( $$(stat -c %s .aws-sam/build/$$f/bootstrap) / 1024 )); \
+	done
 
 # Re-pin every Python package from the top-level pins in requirements.in.
 requirements:
