@@ -236,7 +236,7 @@ impl Report {
             ));
         }
         md.push_str("\n## Throughput through the local gateway (`wrk`)\n\n");
-        md.push_str("moto bounds these: it answers one DynamoDB call at a time (the local launcher serialises them), and `wrk`, the gateway, the functions and moto share the machine's cores. They compare the functions with the floor through the same gateway; they are not Lambda's numbers.\n\n");
+        md.push_str("The machine's two cores bound these now: `wrk`, the gateway, the functions and DynamoDB Local (a JVM) share them, and each throttled read is 3 DynamoDB calls (the read and two throttle-counter writes). DynamoDB Local answers calls concurrently; the launcher that made moto answer one at a time is gone. They compare the functions with the floor through the same gateway; they are not Lambda's numbers.\n\n");
         md.push_str("| target | connections | seconds | requests/s | p50 | p90 | p99 | non-2xx |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for t in &self.throughput {
             md.push_str(&format!(
