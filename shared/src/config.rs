@@ -29,6 +29,17 @@ where
     }
 }
 
+/// A switch spelled `on` or `off`, or `default` when absent; anything else
+/// stops start-up naming the variable.
+pub fn switch_or(name: &'static str, default: bool) -> Result<bool> {
+    match optional(name).as_deref() {
+        None => Ok(default),
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(Error::Config { name, reason: format!("{other:?} is not on or off") }),
+    }
+}
+
 /// How JWTs are signed and checked. The contract: HS256 with a key from the
 /// environment, access 5 minutes and refresh 7 days by default.
 #[derive(Clone)]
@@ -104,6 +115,19 @@ mod tests {
     fn a_missing_variable_is_named() {
         let err = required("SHARED_TEST_NEVER_SET").unwrap_err();
         assert_eq!(err.to_string(), "configuration: SHARED_TEST_NEVER_SET: is not set");
+    }
+
+    #[test]
+    fn a_switch_is_on_off_or_its_default_and_nothing_else() {
+        assert!(switch_or("SHARED_TEST_SWITCH_UNSET", true).unwrap());
+        assert!(!switch_or("SHARED_TEST_SWITCH_UNSET", false).unwrap());
+        unsafe { std::env::set_var("SHARED_TEST_SWITCH_ON", "on") };
+        assert!(switch_or("SHARED_TEST_SWITCH_ON", false).unwrap());
+        unsafe { std::env::set_var("SHARED_TEST_SWITCH_OFF", "off") };
+        assert!(!switch_or("SHARED_TEST_SWITCH_OFF", true).unwrap());
+        unsafe { std::env::set_var("SHARED_TEST_SWITCH_BAD", "yes") };
+        let err = switch_or("SHARED_TEST_SWITCH_BAD", true).unwrap_err();
+        assert_eq!(err.to_string(), "configuration: SHARED_TEST_SWITCH_BAD: \"yes\" is not on or off");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use crate::domain::order::ReadableOrder;
-use crate::http::principal_from_headers;
+use crate::http::MaybeAuthenticated;
 use crate::ids::is_plausible_id;
 use crate::tokens::{Principal, TokenService};
 use crate::{Error, Result};
@@ -68,8 +68,8 @@ where
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
-        let tokens = Arc::<TokenService>::from_ref(state);
-        Ok(Self::new(principal_from_headers(&parts.headers, &tokens)?, &parts.headers))
+        let MaybeAuthenticated(caller) = MaybeAuthenticated::from_request_parts(parts, state).await?;
+        Ok(Self::new(caller, &parts.headers))
     }
 }
 

@@ -45,11 +45,7 @@ impl Default for DocsOptions {
 
 impl DocsOptions {
     pub fn from_env() -> shared::Result<Self> {
-        match shared::config::optional("PUBLIC_DOCS").as_deref() {
-            None | Some("on") => Ok(Self { public: true }),
-            Some("off") => Ok(Self { public: false }),
-            Some(other) => Err(Error::Config { name: "PUBLIC_DOCS", reason: format!("{other:?} is not on or off") }),
-        }
+        Ok(Self { public: shared::config::switch_or("PUBLIC_DOCS", true)? })
     }
 }
 

@@ -42,17 +42,12 @@ pub struct GraphqlOptions {
     pub allowlist: bool,
 }
 
-fn switch(name: &'static str) -> shared::Result<bool> {
-    match shared::config::optional(name).as_deref() {
-        None | Some("off") => Ok(false),
-        Some("on") => Ok(true),
-        Some(other) => Err(shared::Error::Config { name, reason: format!("{other:?} is not on or off") }),
-    }
-}
-
 impl GraphqlOptions {
     pub fn from_env() -> shared::Result<Self> {
-        Ok(Self { ide: switch("GRAPHQL_IDE")?, allowlist: switch("GRAPHQL_ALLOWLIST")? })
+        Ok(Self {
+            ide: shared::config::switch_or("GRAPHQL_IDE", false)?,
+            allowlist: shared::config::switch_or("GRAPHQL_ALLOWLIST", false)?,
+        })
     }
 }
 
