@@ -13,6 +13,7 @@ pub mod order_access;
 pub mod pagination;
 pub mod password;
 pub mod posts;
+pub mod settlement;
 #[cfg(feature = "sqs")]
 pub mod receipts;
 pub mod store;

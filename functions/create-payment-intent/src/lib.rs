@@ -21,7 +21,8 @@ use shared::domain::validate::required_string;
 use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Json, api_layer, json_response};
 use shared::order_access::OrderAccess;
-use shared::store::orders::{IntentRecord, OrderHead};
+use shared::domain::order::OrderHead;
+use shared::store::orders::IntentRecord;
 use shared::store::{OrderRepository, Table};
 use shared::throttle::{self, Throttle};
 use shared::tokens::TokenService;
@@ -108,12 +109,12 @@ async fn create_payment_intent(
     errors.into_result(())?;
     let order = access.open(&order_id, state.orders.get_head(&order_id)).await?;
     shared::telemetry::record_correlation_id(&order.correlation_id);
-    ensure_payable(&order)?;
+    order.ensure_payable()?;
     let intent = match &order.payment_intent_id {
         Some(recorded) => state.stripe.retrieve_payment_intent(recorded).await?,
         None => create_and_record(&state, &order).await?,
     };
-    if intent.amount != order.amount || intent.currency != order.currency {
+    if !order.asks_for(intent.amount, &intent.currency) {
         return Err(Error::internal(format!(
             "payment intent {} is for {} {}, order {} is for {} {}",
             intent.id, intent.amount, intent.currency, order.id, order.amount, order.currency
@@ -127,14 +128,6 @@ async fn create_payment_intent(
         currency: intent.currency,
     };
     Ok(json_response(StatusCode::OK, &view))
-}
-
-fn ensure_payable(order: &OrderHead) -> Result<()> {
-    if order.status.awaits_payment() {
-        Ok(())
-    } else {
-        Err(Error::conflict(format!("This order is {}; it cannot be paid.", order.status.as_str())))
-    }
 }
 
 /// Creates the intent at Stripe, then records it on the order if no other
@@ -166,7 +159,7 @@ async fn create_and_record(state: &IntentState, order: &OrderHead) -> Result<Pay
         }
         None => {
             cancel_orphan(state, &order.id, &created.id).await;
-            ensure_payable(&current)?;
+            current.ensure_payable()?;
             Err(Error::internal(format!("order {} took no payment intent and awaits payment", order.id)))
         }
     }

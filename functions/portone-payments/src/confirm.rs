@@ -1,8 +1,9 @@
 //! What a PortOne payment means for its order, decided from PortOne's own
 //! record of it (read through the API: neither the client's call nor the
-//! webhook's body is trusted, PortOne signs nothing) and applied on the same
-//! idempotent order transition as Stripe's: `OrderRepository::settle`, then
-//! the receipt queue.
+//! webhook's body is trusted, PortOne signs nothing) and applied by the
+//! settlement service, as Stripe's events are. This adapter turns PortOne's
+//! payment into a report, and carries out what the verdict asks of PortOne:
+//! cancelling money the order cannot keep.
 //!
 //! - `paid` with the order's amount and currency: the order becomes paid
 //!   and its receipt is queued, once per `(imp_uid, status)`.
@@ -13,10 +14,11 @@
 //!   receipt.
 //! - `ready`: nothing yet. `failed`: the order becomes `payment_failed`.
 
-use shared::domain::order::OrderStatus;
+use shared::domain::order::OrderHead;
+use shared::domain::payment::{PaymentFact, PaymentReport, Refusal};
 use shared::ids::is_plausible_id;
 use shared::receipts::ReceiptQueue;
-use shared::store::orders::{OrderHead, Settled, StatusChange};
+use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, SettlementTable, TableSettlement};
 use shared::store::portone_payments::PaymentAudit;
 use shared::store::{OrderRepository, PortOnePaymentRepository, Table};
 use shared::{Error, Result};
@@ -50,6 +52,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// What a refused payment is audited as.
+    fn refused(why: Refusal) -> Self {
+        match why {
+            Refusal::AmountMismatch => Self::AmountMismatch,
+            Refusal::DuplicatePayment => Self::DuplicatePayment,
+            Refusal::NotPayable | Refusal::NotAllowed => Self::NotPayable,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Paid => "paid",
@@ -79,19 +90,20 @@ pub struct Confirmation {
 
 #[derive(Debug, Clone)]
 pub struct Confirmer {
+    pub settlement: TableSettlement,
+    /// The order as the client reads it back.
     pub orders: OrderRepository,
     pub payments: PortOnePaymentRepository,
     pub portone: PortOneClient,
-    pub receipts: ReceiptQueue,
 }
 
 impl Confirmer {
     pub fn new(table: Table, portone: PortOneClient, receipts: ReceiptQueue) -> Self {
         Self {
+            settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts),
             orders: OrderRepository::new(table.clone()),
             payments: PortOnePaymentRepository::new(table),
             portone,
-            receipts,
         }
     }
 
@@ -109,7 +121,7 @@ impl Confirmer {
         tracing::Span::current().record("order_id", order_id);
         let order = match (for_order, is_plausible_id(order_id)) {
             (Some(known), _) => Some(known.clone()),
-            (None, true) => self.orders.get_head(order_id).await?,
+            (None, true) => self.settlement.order_head(order_id).await?,
             (None, false) => None,
         };
         let Some(order) = order else {
@@ -130,92 +142,42 @@ impl Confirmer {
 
     async fn paid(&self, payment: &Payment, order: &OrderHead) -> Result<(Outcome, bool)> {
         let currency = payment.currency.to_ascii_lowercase();
-        if payment.amount != order.amount || currency != order.currency {
-            tracing::warn!(
-                order_amount = order.amount,
-                order_currency = %order.currency,
-                paid_amount = payment.amount,
-                paid_currency = %payment.currency,
-                "the payment's amount or currency is not the order's; cancelling it"
-            );
-            return Ok((self.cancel(payment, Outcome::AmountMismatch).await?, false));
-        }
-        if let Some(settled) = self.already_settled(payment, order).await? {
-            return Ok(settled);
-        }
-        let audit = self.audit_of(payment, Outcome::Paid);
         let event_id = format!("portone:{}", payment.imp_uid);
-        let change = StatusChange::Paid { event_id: &event_id, payment_intent_id: &payment.imp_uid };
-        let settled = self
-            .orders
-            .settle(
-                self.payments.status_put(&audit)?,
-                &order.id,
-                change,
-                order.amount,
-                &order.currency,
-                vec![self.payments.audit_write(&audit)?],
-            )
-            .await?;
-        match settled {
-            Settled::Applied => {
-                tracing::info!(order_id = %order.id, from = order.status.as_str(), to = "paid", "order status changed");
-                self.receipts.send(&order.id, &order.correlation_id).await?;
-                Ok((Outcome::Paid, true))
-            }
-            // Recorded before: the order as it is decides (the caller's
-            // view was read before the transaction).
-            Settled::Seen { order: now, .. } | Settled::Refused { order: now } => match now {
-                Some(now) => Ok(self.already_settled(payment, &now).await?.unwrap_or((Outcome::AlreadyPaid, false))),
-                None => Err(Error::internal(format!("order {} vanished while being paid", order.id))),
-            },
+        let report = PaymentReport {
+            event_id: &event_id,
+            payment_id: &payment.imp_uid,
+            fact: PaymentFact::Succeeded,
+            amount: payment.amount,
+            currency: &currency,
+        };
+        let entry = LedgerEntry::PortOnePayment(self.audit_of(payment, Outcome::Paid));
+        // The order was just read: a payment it cannot take is judged (and
+        // given back) without a write.
+        let settled = self.settlement.settle(&entry, &order.id, &order.correlation_id, &report, Some(order)).await?;
+        if let Some(why) = settled.give_back() {
+            return Ok((self.cancel(payment, Outcome::refused(why)).await?, false));
         }
-    }
-
-    /// When the order is past awaiting payment: paid by this payment
-    /// (its receipt queued again if not sent: a crash may have come between
-    /// the transaction and the queue), or by another (this one is cancelled),
-    /// or not payable at all.
-    async fn already_settled(&self, payment: &Payment, order: &OrderHead) -> Result<Option<(Outcome, bool)>> {
-        if order.status.awaits_payment() {
-            return Ok(None);
-        }
-        let paid = matches!(order.status, OrderStatus::Paid | OrderStatus::Refunded);
-        if paid && order.paid_by.as_deref() == Some(payment.imp_uid.as_str()) {
-            let requeue = order.receipt_needs_requeue(shared::timefmt::now());
-            if requeue {
-                self.receipts.send(&order.id, &order.correlation_id).await?;
-            }
-            return Ok(Some((Outcome::AlreadyPaid, requeue)));
-        }
-        let outcome = if paid { Outcome::DuplicatePayment } else { Outcome::NotPayable };
-        tracing::warn!(
-            status = order.status.as_str(),
-            outcome = outcome.as_str(),
-            "a payment for an order that is not awaiting one; cancelling it"
-        );
-        Ok(Some((self.cancel(payment, outcome).await?, false)))
+        Ok(match settled.effect {
+            Effect::Applied(_) => (Outcome::Paid, settled.receipt_queued),
+            Effect::Repeated(_) | Effect::Refused(_) => (Outcome::AlreadyPaid, settled.receipt_queued),
+        })
     }
 
     async fn failed(&self, payment: &Payment, order: &OrderHead) -> Result<Outcome> {
         let currency = payment.currency.to_ascii_lowercase();
-        let audit = self.audit_of(payment, Outcome::PaymentFailed);
         let event_id = format!("portone:{}:failed", payment.imp_uid);
-        let settled = self
-            .orders
-            .settle(
-                self.payments.status_put(&audit)?,
-                &order.id,
-                StatusChange::PaymentFailed { event_id: &event_id },
-                payment.amount,
-                &currency,
-                vec![self.payments.audit_write(&audit)?],
-            )
-            .await?;
-        match settled {
-            Settled::Applied => Ok(Outcome::PaymentFailed),
-            Settled::Seen { .. } => Ok(Outcome::PaymentFailed),
-            Settled::Refused { .. } => self.note(payment, Outcome::FailureIgnored).await,
+        let report = PaymentReport {
+            event_id: &event_id,
+            payment_id: &payment.imp_uid,
+            fact: PaymentFact::Failed,
+            amount: payment.amount,
+            currency: &currency,
+        };
+        let entry = LedgerEntry::PortOnePayment(self.audit_of(payment, Outcome::PaymentFailed));
+        let settled = self.settlement.settle(&entry, &order.id, &order.correlation_id, &report, None).await?;
+        match settled.effect {
+            Effect::Applied(_) | Effect::Repeated(_) => Ok(Outcome::PaymentFailed),
+            Effect::Refused(_) => self.note(payment, Outcome::FailureIgnored).await,
         }
     }
 

@@ -16,9 +16,10 @@
 //! A paying event costs 2 calls (1 DynamoDB, 1 SQS); a duplicate 2 or 3.
 
 use shared::domain::order::{OrderStatus, ReceiptStatus};
+use shared::domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
 use shared::receipts::ReceiptQueue;
-use shared::store::orders::{OrderHead, Settled, StatusChange};
-use shared::store::stripe_events::{Delivery, Recorded, recorded_outcome};
+use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, SettlementTable, TableSettlement};
+use shared::store::stripe_events::{Delivery, Recorded};
 use shared::store::{OrderRepository, StripeEventRepository, Table};
 use shared::{Error, Result};
 
@@ -36,8 +37,9 @@ pub enum Outcome {
     NotAllowed,
     AmountMismatch,
     /// A second successful payment for an order another payment (Stripe's
-    /// or PortOne's) already paid: recorded, no second receipt. (Stripe's
-    /// side is refunded by hand; PortOne's are cancelled automatically.)
+    /// or PortOne's) already paid: recorded, no second receipt. (The
+    /// settlement service says to give it back; Stripe's is refunded by
+    /// hand, PortOne's are cancelled automatically.)
     DuplicatePayment,
     PartialRefund,
     UnknownOrder,
@@ -47,6 +49,23 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome a verdict on an event asking for `target` is recorded as.
+    fn of(verdict: Verdict, target: OrderStatus) -> Self {
+        match verdict {
+            Verdict::AlreadyDone { .. } => Self::AlreadyDone(target),
+            Verdict::GiveBack(Refusal::AmountMismatch) | Verdict::Ignore(Refusal::AmountMismatch) => {
+                Self::AmountMismatch
+            }
+            Verdict::GiveBack(Refusal::DuplicatePayment) | Verdict::Ignore(Refusal::DuplicatePayment) => {
+                Self::DuplicatePayment
+            }
+            Verdict::Apply(_)
+            | Verdict::GiveBack(Refusal::NotPayable | Refusal::NotAllowed)
+            | Verdict::Ignore(Refusal::NotPayable | Refusal::NotAllowed) => Self::NotAllowed,
+            Verdict::UnknownOrder => Self::UnknownOrder,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Changed(OrderStatus::Paid) => "paid",
@@ -75,6 +94,7 @@ pub struct Handled {
 
 #[derive(Debug, Clone)]
 pub struct Processor {
+    pub settlement: TableSettlement,
     pub orders: OrderRepository,
     pub events: StripeEventRepository,
     pub receipts: ReceiptQueue,
@@ -83,19 +103,19 @@ pub struct Processor {
 /// What an event asks of an order, worked out from the event alone (and,
 /// for a Charge, the PaymentIntent's link to its order).
 enum Plan<'a> {
-    Change {
-        order_id: String,
-        change: StatusChange<'a>,
-        amount: i64,
-        currency: &'a str,
-    },
+    Change { order_id: String, report: PaymentReport<'a> },
     /// Nothing to change: recorded with this outcome.
     Nothing(Outcome, Option<String>),
 }
 
 impl Processor {
     pub fn new(table: Table, receipts: ReceiptQueue) -> Self {
-        Self { orders: OrderRepository::new(table.clone()), events: StripeEventRepository::new(table), receipts }
+        Self {
+            settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts.clone()),
+            orders: OrderRepository::new(table.clone()),
+            events: StripeEventRepository::new(table),
+            receipts,
+        }
     }
 
     /// A delivery from Stripe.
@@ -104,7 +124,7 @@ impl Processor {
         let record = |outcome: Outcome, order_id: Option<&str>| {
             self.events.record_put(&event.id, &event.event_type, order_id, &summary, outcome.as_str())
         };
-        let (order_id, change, amount, currency) = match self.plan(event).await? {
+        let (order_id, report) = match self.plan(event).await? {
             Plan::Nothing(outcome, order_id) => {
                 return match self
                     .events
@@ -112,41 +132,41 @@ impl Processor {
                     .await?
                 {
                     Recorded::New => Ok(Handled { outcome, order_id, receipt_queued: false }),
-                    Recorded::Seen { .. } => self.duplicate(event, delivery, order_id, None, false).await,
+                    Recorded::Seen { .. } => self.repeated(event, delivery, order_id, false).await,
                 };
             }
-            Plan::Change { order_id, change, amount, currency } => (order_id, change, amount, currency),
+            Plan::Change { order_id, report } => (order_id, report),
         };
-        let target = change.target();
-        let audit = vec![self.events.delivery_write(&event.id, Outcome::Changed(target).as_str(), delivery)?];
-        let settled = self
-            .orders
-            .settle(record(Outcome::Changed(target), Some(&order_id))?, &order_id, change, amount, currency, audit)
-            .await?;
-        match settled {
-            Settled::Applied => {
-                tracing::info!(order_id, to = target.as_str(), "order status changed");
-                let receipt_queued = target == OrderStatus::Paid;
-                if receipt_queued {
-                    self.queue_receipt(event, &order_id).await?;
-                }
-                Ok(Handled { outcome: Outcome::Changed(target), order_id: Some(order_id), receipt_queued })
+        let target = report.fact.target();
+        let entry = LedgerEntry::StripeEvent {
+            event_id: &event.id,
+            event_type: &event.event_type,
+            order_id: Some(&order_id),
+            summary: &summary,
+            outcome: Outcome::Changed(target).as_str(),
+            delivery,
+        };
+        // Intents made before correlation ids existed carry none: the order
+        // id then serves, as every line about the order has it.
+        let correlation_id = event.object.correlation_id.as_deref().unwrap_or(&order_id);
+        let settled = self.settlement.settle(&entry, &order_id, correlation_id, &report, None).await?;
+        let receipt_queued = settled.receipt_queued;
+        match settled.effect {
+            Effect::Applied(status) => {
+                Ok(Handled { outcome: Outcome::Changed(status), order_id: Some(order_id), receipt_queued })
             }
-            Settled::Seen { event: existing, order } => {
-                let paid_by_it = recorded_outcome(&existing) == Outcome::Changed(OrderStatus::Paid).as_str();
-                self.duplicate(event, delivery, Some(order_id), order, paid_by_it).await
-            }
-            Settled::Refused { order } => {
-                let outcome = refusal(order.as_ref(), target, amount, currency, change.paying());
+            Effect::Repeated(_) => self.repeated(event, delivery, Some(order_id), receipt_queued).await,
+            Effect::Refused(verdict) => {
+                let outcome = Outcome::of(verdict, target);
                 let order_id = Some(order_id);
                 match self
                     .events
                     .record(record(outcome, order_id.as_deref())?, &event.id, outcome.as_str(), delivery)
                     .await?
                 {
-                    Recorded::New => Ok(Handled { outcome, order_id, receipt_queued: false }),
+                    Recorded::New => Ok(Handled { outcome, order_id, receipt_queued }),
                     // A concurrent delivery of the same event got there first.
-                    Recorded::Seen { .. } => self.duplicate(event, delivery, order_id, None, false).await,
+                    Recorded::Seen { .. } => self.repeated(event, delivery, order_id, receipt_queued).await,
                 }
             }
         }
@@ -162,14 +182,15 @@ impl Processor {
         let event: EventSummary = serde_json::from_str(&stored.summary).map_err(Error::internal)?;
         let (outcome, order_id, receipt_due) = match self.plan(&event).await? {
             Plan::Nothing(outcome, order_id) => (outcome, order_id, false),
-            Plan::Change { order_id, change, amount, currency } => {
-                let target = change.target();
+            Plan::Change { order_id, report } => {
+                let target = report.fact.target();
                 let order = self.orders.get_head(&order_id).await?;
                 let receipt_due = target == OrderStatus::Paid
                     && order
                         .as_ref()
                         .is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
-                (refusal(order.as_ref(), target, amount, currency, change.paying()), Some(order_id), receipt_due)
+                let verdict = judge(order.as_ref(), &report, shared::timefmt::now());
+                (Outcome::of(verdict, target), Some(order_id), receipt_due)
             }
         };
         if let (true, Some(order_id)) = (receipt_due, &order_id) {
@@ -179,22 +200,18 @@ impl Processor {
         Ok(Handled { outcome, order_id, receipt_queued: receipt_due })
     }
 
-    /// A delivery of an event recorded before: audited, and the receipt
-    /// queued again when this event paid the order and it is not sent yet.
-    async fn duplicate(
+    /// A delivery of an event recorded before: audited. (The settlement
+    /// service has queued the receipt again if this event paid the order and
+    /// the receipt may have been lost.)
+    async fn repeated(
         &self,
         event: &EventSummary,
         delivery: &Delivery,
         order_id: Option<String>,
-        order: Option<OrderHead>,
-        paid_by_it: bool,
+        receipt_queued: bool,
     ) -> Result<Handled> {
-        let receipt_due = paid_by_it && order.as_ref().is_some_and(|o| o.receipt_needs_requeue(shared::timefmt::now()));
-        if let (true, Some(order_id)) = (receipt_due, &order_id) {
-            self.queue_receipt(event, order_id).await?;
-        }
         self.events.record_delivery(&event.id, Outcome::Duplicate.as_str(), delivery).await?;
-        Ok(Handled { outcome: Outcome::Duplicate, order_id, receipt_queued: receipt_due })
+        Ok(Handled { outcome: Outcome::Duplicate, order_id, receipt_queued })
     }
 
     async fn queue_receipt(&self, event: &EventSummary, order_id: &str) -> Result<()> {
@@ -215,16 +232,16 @@ impl Processor {
             _ if is_handled_type(&event.event_type) => return nothing(Outcome::AmountMismatch),
             _ => return nothing(Outcome::IgnoredType),
         };
-        let (change, amount, payment_intent_id) = match event.event_type.as_str() {
+        let (fact, amount, payment_intent_id) = match event.event_type.as_str() {
             PAYMENT_SUCCEEDED => {
                 // What was received, when Stripe says; else what was asked.
                 let paid = object.amount_received.filter(|received| *received > 0).unwrap_or(amount);
                 let Some(intent) = object.id.as_deref() else { return Ok(Plan::Nothing(Outcome::UnknownOrder, None)) };
-                (StatusChange::Paid { event_id: &event.id, payment_intent_id: intent }, paid, intent)
+                (PaymentFact::Succeeded, paid, intent)
             }
             PAYMENT_FAILED => {
                 let Some(intent) = object.id.as_deref() else { return Ok(Plan::Nothing(Outcome::UnknownOrder, None)) };
-                (StatusChange::PaymentFailed { event_id: &event.id }, amount, intent)
+                (PaymentFact::Failed, amount, intent)
             }
             CHARGE_REFUNDED => {
                 let Some(intent) = object.payment_intent.as_deref() else { return nothing(Outcome::UnknownOrder) };
@@ -232,7 +249,7 @@ impl Processor {
                 if !full {
                     return nothing(Outcome::PartialRefund);
                 }
-                (StatusChange::Refunded { event_id: &event.id }, amount, intent)
+                (PaymentFact::Refunded, amount, intent)
             }
             _ => return nothing(Outcome::IgnoredType),
         };
@@ -240,46 +257,11 @@ impl Processor {
             Some(order_id) => Some(order_id.clone()),
             None => self.orders.order_of_payment_intent(payment_intent_id).await?,
         };
+        let report = PaymentReport { event_id: &event.id, payment_id: payment_intent_id, fact, amount, currency };
         Ok(match order_id {
-            Some(order_id) => Plan::Change { order_id, change, amount, currency },
+            Some(order_id) => Plan::Change { order_id, report },
             None => Plan::Nothing(Outcome::UnknownOrder, None),
         })
-    }
-}
-
-/// Why the order refused a change the event asked for. `paying`: the
-/// PaymentIntent of a success, to tell a second payment from a repeat.
-fn refusal(
-    order: Option<&OrderHead>,
-    target: OrderStatus,
-    amount: i64,
-    currency: &str,
-    paying: Option<&str>,
-) -> Outcome {
-    let Some(order) = order else { return Outcome::UnknownOrder };
-    if order.amount != amount || order.currency != currency {
-        tracing::warn!(
-            order_id = order.id,
-            order_amount = order.amount,
-            order_currency = %order.currency,
-            event_amount = amount,
-            event_currency = %currency,
-            "event amount does not match the order; nothing changed"
-        );
-        Outcome::AmountMismatch
-    } else if order.status == target && paying.is_some_and(|intent| order.paid_by.as_deref() != Some(intent)) {
-        tracing::warn!(order_id = order.id, "a second successful payment for an order already paid");
-        Outcome::DuplicatePayment
-    } else if order.status == target {
-        Outcome::AlreadyDone(target)
-    } else {
-        tracing::info!(
-            order_id = order.id,
-            status = order.status.as_str(),
-            asked = target.as_str(),
-            "transition not allowed"
-        );
-        Outcome::NotAllowed
     }
 }
 

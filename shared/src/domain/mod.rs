@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod email;
 pub mod field;
 pub mod order;
+pub mod payment;
 pub mod post;
 pub mod user;
 pub mod validate;

@@ -154,6 +154,68 @@ pub struct ReceiptMessage {
     pub correlation_id: Option<String>,
 }
 
+/// The order item alone, without its lines: what payments, the webhook and
+/// the mailer decide by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderHead {
+    pub id: String,
+    pub status: OrderStatus,
+    pub email: String,
+    pub user_id: Option<String>,
+    pub token_hash: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub payment_intent_id: Option<String>,
+    pub receipt_status: ReceiptStatus,
+    /// When the paying transaction marked the receipt queued (the message
+    /// goes to the queue right after it).
+    pub receipt_enqueued_at: Option<time::OffsetDateTime>,
+    pub correlation_id: String,
+    /// The payment that paid it (a Stripe PaymentIntent or a PortOne
+    /// `imp_uid`), once paid: a second successful payment is told apart.
+    pub paid_by: Option<String>,
+}
+
+/// How long a queued receipt is given before a redelivered payment queues
+/// it again.
+const RECEIPT_REQUEUE_AFTER: time::Duration = time::Duration::seconds(60);
+
+impl OrderHead {
+    /// Whether a payment of `amount` in `currency` (lower case) is what
+    /// this order asks: the one check every provider's payment and every
+    /// PaymentIntent passes.
+    pub fn asks_for(&self, amount: i64, currency: &str) -> bool {
+        self.amount == amount && self.currency == currency
+    }
+
+    /// A payment may be started (or retried) only while the order awaits
+    /// one; otherwise a 409 naming its status.
+    pub fn ensure_payable(&self) -> Result<()> {
+        if self.status.awaits_payment() {
+            Ok(())
+        } else {
+            Err(crate::Error::conflict(format!("This order is {}; it cannot be paid.", self.status.as_str())))
+        }
+    }
+
+    /// Whether a payment reported again (a provider's redelivery, a client
+    /// retrying) should queue the receipt again: the order is paid, the
+    /// receipt not sent, and it was not queued in the last minute. A crash
+    /// between the paying transaction and the queue is mended by the next
+    /// report; a client calling in a loop does not flood the queue.
+    pub fn receipt_needs_requeue(&self, now: time::OffsetDateTime) -> bool {
+        self.status == OrderStatus::Paid
+            && self.receipt_status != ReceiptStatus::Sent
+            && self.receipt_enqueued_at.is_none_or(|at| now - at >= RECEIPT_REQUEUE_AFTER)
+    }
+}
+
+impl ReadableOrder for OrderHead {
+    fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
+        may_read(self.user_id.as_deref(), self.token_hash.as_deref(), caller, presented_token)
+    }
+}
+
 /// An order, whole or in part, that can tell who may act on it.
 pub trait ReadableOrder {
     /// Its owner, or whoever holds its order token. Everyone else is told

@@ -13,7 +13,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, RawPage};
 use super::{Item, ItemReader, Table, condition_failed, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
-use crate::domain::order::{Order, OrderLine, OrderStatus, ReadableOrder, ReceiptStatus, may_read};
+use crate::domain::order::{Order, OrderHead, OrderLine, OrderStatus, ReceiptStatus};
+use crate::domain::payment::{PaymentReport, StatusChange};
 use crate::{Error, Result, timefmt};
 
 /// The attributes that position an item in a customer's order list.
@@ -21,96 +22,15 @@ const ORDER_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_
 /// Query calls one page of orders may make (orders of 50 lines are 51 items).
 const MAX_LIST_CALLS: usize = 10;
 
-/// The order item alone, without its lines: what payments, the webhook and
-/// the mailer decide by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderHead {
-    pub id: String,
-    pub status: OrderStatus,
-    pub email: String,
-    pub user_id: Option<String>,
-    pub token_hash: Option<String>,
-    pub amount: i64,
-    pub currency: String,
-    pub payment_intent_id: Option<String>,
-    pub receipt_status: ReceiptStatus,
-    /// When the paying transaction marked the receipt queued (the message
-    /// goes to the queue right after it).
-    pub receipt_enqueued_at: Option<time::OffsetDateTime>,
-    pub correlation_id: String,
-    /// The payment that paid it (a Stripe PaymentIntent or a PortOne
-    /// `imp_uid`), once paid: a second successful payment is told apart.
-    pub paid_by: Option<String>,
-}
-
-/// How long a queued receipt is given before a redelivered payment queues
-/// it again.
-const RECEIPT_REQUEUE_AFTER: time::Duration = time::Duration::seconds(60);
-
-impl OrderHead {
-    /// Whether a payment reported again (a provider's redelivery, a client
-    /// retrying) should queue the receipt again: the order is paid, the
-    /// receipt not sent, and it was not queued in the last minute. A crash
-    /// between the paying transaction and the queue is mended by the next
-    /// report; a client calling in a loop does not flood the queue.
-    pub fn receipt_needs_requeue(&self, now: time::OffsetDateTime) -> bool {
-        self.status == OrderStatus::Paid
-            && self.receipt_status != ReceiptStatus::Sent
-            && self.receipt_enqueued_at.is_none_or(|at| now - at >= RECEIPT_REQUEUE_AFTER)
-    }
-}
-
-impl ReadableOrder for OrderHead {
-    fn readable_by(&self, caller: Option<&str>, presented_token: Option<&str>) -> bool {
-        may_read(self.user_id.as_deref(), self.token_hash.as_deref(), caller, presented_token)
-    }
-}
-
-/// A status change and what it records beside the status.
-#[derive(Debug, Clone, Copy)]
-pub enum StatusChange<'a> {
-    /// Paid: the receipt is now due. `payment_intent_id` is the payment
-    /// that paid (a PortOne payment's `imp_uid` too).
-    Paid {
-        event_id: &'a str,
-        payment_intent_id: &'a str,
-    },
-    PaymentFailed {
-        event_id: &'a str,
-    },
-    Refunded {
-        event_id: &'a str,
-    },
-}
-
-impl StatusChange<'_> {
-    /// The payment a `Paid` change is for (to tell a second payment from
-    /// a repeat of the first).
-    pub fn paying(&self) -> Option<&str> {
-        match self {
-            Self::Paid { payment_intent_id, .. } => Some(payment_intent_id),
-            _ => None,
-        }
-    }
-
-    pub fn target(&self) -> OrderStatus {
-        match self {
-            Self::Paid { .. } => OrderStatus::Paid,
-            Self::PaymentFailed { .. } => OrderStatus::PaymentFailed,
-            Self::Refunded { .. } => OrderStatus::Refunded,
-        }
-    }
-}
-
 /// What [`OrderRepository::settle`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settled {
     /// The event was new and the order moved: everything is written.
     Applied,
     /// The event was recorded before (a redelivery): nothing was written.
-    /// `event` is its record; `order` the order as it is, when the order's
-    /// condition failed too (it is past the change), else `None`.
-    Seen { event: Item, order: Option<OrderHead> },
+    /// `order` is the order as it is, when the order's condition failed too
+    /// (it is past the change), else `None`.
+    Seen { order: Option<OrderHead> },
     /// The event is new, but the order refused the change (another status,
     /// amount or currency), as `order` shows; `None`: there is no such
     /// order. Nothing was written.
@@ -328,11 +248,10 @@ impl OrderRepository {
         &self,
         record: Put,
         order_id: &str,
-        change: StatusChange<'_>,
-        amount: i64,
-        currency: &str,
+        report: &PaymentReport<'_>,
         also: Vec<TransactWriteItem>,
     ) -> Result<Settled> {
+        let (change, amount, currency) = (report.change(), report.amount, report.currency);
         let target = change.target();
         let from = OrderStatus::predecessors(target);
         let now = timefmt::rfc3339(timefmt::now());
@@ -384,7 +303,7 @@ impl OrderRepository {
             Some(None) | None => None,
         };
         match (condition_failed(reasons.first()), condition_failed(reasons.get(1))) {
-            (Some(Some(event)), _) => Ok(Settled::Seen { event: event.clone(), order }),
+            (Some(Some(_)), _) => Ok(Settled::Seen { order }),
             (Some(None), _) => Err(Error::internal("an event record's condition failed with no record")),
             (None, Some(_)) => Ok(Settled::Refused { order }),
             (None, None) => Err(Error::internal("a settlement's audit write failed its condition")),

@@ -1,0 +1,385 @@
+//! The payment-settlement service: the one place that applies what a
+//! payment provider reports to an order, and says which side effects follow.
+//!
+//! Stripe's webhook and PortOne's confirmation are adapters: each turns its
+//! provider's facts into a [`PaymentReport`] and a [`LedgerEntry`] (the
+//! provider's own record of the report, which makes a repeat recognisable)
+//! and calls [`PaymentSettlement::settle`]. The service writes the order
+//! change and the ledger entry in one transaction, queues the receipt when
+//! the order became paid, judges a refused or repeated report by
+//! [`judge`], queues a receipt again when one may have been lost, and
+//! returns the verdict. A [`Verdict::GiveBack`] is carried out by the
+//! adapter, which alone can speak to its provider.
+
+#[cfg(test)]
+mod memory;
+
+use std::future::Future;
+
+use crate::Result;
+use crate::domain::order::{OrderHead, OrderStatus};
+use crate::domain::payment::{PaymentReport, Refusal, Verdict, judge};
+use crate::store::orders::Settled;
+use crate::store::portone_payments::PaymentAudit;
+use crate::store::stripe_events::Delivery;
+use crate::store::{OrderRepository, PortOnePaymentRepository, StripeEventRepository, Table};
+use crate::timefmt;
+
+/// The provider's record of one report, written in the same transaction as
+/// the order change and only on its first sight.
+#[derive(Debug, Clone)]
+pub enum LedgerEntry<'a> {
+    /// A Stripe event under its id, with this delivery's audit item.
+    StripeEvent {
+        event_id: &'a str,
+        event_type: &'a str,
+        order_id: Option<&'a str>,
+        /// The masked summary replay runs again.
+        summary: &'a str,
+        outcome: &'a str,
+        delivery: &'a Delivery,
+    },
+    /// A PortOne payment's status, with the payment's audit item.
+    PortOnePayment(PaymentAudit<'a>),
+}
+
+/// What settling needs of the table: the order as it stands, and the
+/// one-transaction change (see `OrderRepository::settle`).
+pub trait SettlementStore: Send + Sync {
+    fn order_head(&self, order_id: &str) -> impl Future<Output = Result<Option<OrderHead>>> + Send;
+
+    fn settle(
+        &self,
+        entry: &LedgerEntry<'_>,
+        order_id: &str,
+        report: &PaymentReport<'_>,
+    ) -> impl Future<Output = Result<Settled>> + Send;
+}
+
+/// Where "send this order's receipt" goes: the mailer's queue.
+pub trait ReceiptSender: Send + Sync {
+    fn send(&self, order_id: &str, correlation_id: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+#[cfg(feature = "sqs")]
+impl ReceiptSender for crate::receipts::ReceiptQueue {
+    async fn send(&self, order_id: &str, correlation_id: &str) -> Result<()> {
+        crate::receipts::ReceiptQueue::send(self, order_id, correlation_id).await
+    }
+}
+
+/// The DynamoDB side of settling: orders and both providers' ledgers.
+#[derive(Debug, Clone)]
+pub struct SettlementTable {
+    orders: OrderRepository,
+    stripe_events: StripeEventRepository,
+    portone_payments: PortOnePaymentRepository,
+}
+
+impl SettlementTable {
+    pub fn new(table: Table) -> Self {
+        Self {
+            orders: OrderRepository::new(table.clone()),
+            stripe_events: StripeEventRepository::new(table.clone()),
+            portone_payments: PortOnePaymentRepository::new(table),
+        }
+    }
+}
+
+impl SettlementStore for SettlementTable {
+    async fn order_head(&self, order_id: &str) -> Result<Option<OrderHead>> {
+        self.orders.get_head(order_id).await
+    }
+
+    async fn settle(&self, entry: &LedgerEntry<'_>, order_id: &str, report: &PaymentReport<'_>) -> Result<Settled> {
+        let (record, audit) = match entry {
+            LedgerEntry::StripeEvent { event_id, event_type, order_id, summary, outcome, delivery } => (
+                self.stripe_events.record_put(event_id, event_type, *order_id, summary, outcome)?,
+                self.stripe_events.delivery_write(event_id, outcome, delivery)?,
+            ),
+            LedgerEntry::PortOnePayment(audit) => {
+                (self.portone_payments.status_put(audit)?, self.portone_payments.audit_write(audit)?)
+            }
+        };
+        self.orders.settle(record, order_id, report, vec![audit]).await
+    }
+}
+
+/// What settling did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The order moved to this status now.
+    Applied(OrderStatus),
+    /// The ledger had this report: it was handled before. The verdict is
+    /// what the order, as it stands, makes of it.
+    Repeated(Verdict),
+    /// The order did not take the report, for this reason.
+    Refused(Verdict),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settlement {
+    pub effect: Effect,
+    /// The receipt went on the queue during this call.
+    pub receipt_queued: bool,
+}
+
+impl Settlement {
+    /// Money the adapter must give back at its provider, and why.
+    pub fn give_back(&self) -> Option<Refusal> {
+        match self.effect {
+            Effect::Repeated(Verdict::GiveBack(why)) | Effect::Refused(Verdict::GiveBack(why)) => Some(why),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentSettlement<S, R> {
+    store: S,
+    receipts: R,
+}
+
+/// Settling on DynamoDB with receipts to the mailer's queue.
+#[cfg(feature = "sqs")]
+pub type TableSettlement = PaymentSettlement<SettlementTable, crate::receipts::ReceiptQueue>;
+
+impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
+    pub fn new(store: S, receipts: R) -> Self {
+        Self { store, receipts }
+    }
+
+    pub async fn order_head(&self, order_id: &str) -> Result<Option<OrderHead>> {
+        self.store.order_head(order_id).await
+    }
+
+    /// Applies `report` to order `order_id`, recording `entry` with it.
+    /// `known`: the order as the caller just read it, so a report it cannot
+    /// take is judged without a write; `None` writes first and judges only
+    /// if the write is refused (nothing is read before writing).
+    /// `correlation_id` goes with the receipt.
+    pub async fn settle(
+        &self,
+        entry: &LedgerEntry<'_>,
+        order_id: &str,
+        correlation_id: &str,
+        report: &PaymentReport<'_>,
+        known: Option<&OrderHead>,
+    ) -> Result<Settlement> {
+        let now = timefmt::now();
+        if let Some(order) = known {
+            let verdict = judge(Some(order), report, now);
+            if !matches!(verdict, Verdict::Apply(_)) {
+                return self.not_applied(Effect::Refused(verdict), Some(order)).await;
+            }
+        }
+        match self.store.settle(entry, order_id, report).await? {
+            Settled::Applied => {
+                let status = report.fact.target();
+                tracing::info!(order_id, to = status.as_str(), "order status changed");
+                let receipt_queued = status == OrderStatus::Paid;
+                if receipt_queued {
+                    self.receipts.send(order_id, correlation_id).await?;
+                }
+                Ok(Settlement { effect: Effect::Applied(status), receipt_queued })
+            }
+            Settled::Seen { order } => {
+                // The ledger says it was done; an order that could still
+                // take it was moved by something else since.
+                let verdict = match order.as_ref().map(|order| judge(Some(order), report, now)) {
+                    Some(Verdict::Apply(_)) | None => Verdict::AlreadyDone { requeue_receipt: false },
+                    Some(verdict) => verdict,
+                };
+                self.not_applied(Effect::Repeated(verdict), order.as_ref()).await
+            }
+            Settled::Refused { order } => {
+                let verdict = match judge(order.as_ref(), report, now) {
+                    // The order refused what it could take: it moved
+                    // between the write and its answer.
+                    Verdict::Apply(_) => Verdict::Ignore(Refusal::NotAllowed),
+                    verdict => verdict,
+                };
+                self.not_applied(Effect::Refused(verdict), order.as_ref()).await
+            }
+        }
+    }
+
+    /// A report that moved nothing: logged, and the receipt queued again
+    /// when the verdict says it may have been lost.
+    async fn not_applied(&self, effect: Effect, order: Option<&OrderHead>) -> Result<Settlement> {
+        let verdict = match effect {
+            Effect::Refused(verdict) | Effect::Repeated(verdict) => verdict,
+            Effect::Applied(_) => return Ok(Settlement { effect, receipt_queued: false }),
+        };
+        let mut receipt_queued = false;
+        match (verdict, order) {
+            (Verdict::AlreadyDone { requeue_receipt: true }, Some(order)) => {
+                self.receipts.send(&order.id, &order.correlation_id).await?;
+                receipt_queued = true;
+            }
+            (Verdict::GiveBack(why) | Verdict::Ignore(why), Some(order)) => {
+                tracing::warn!(
+                    order_id = order.id,
+                    status = order.status.as_str(),
+                    refusal = ?why,
+                    "a payment report the order does not take; nothing changed"
+                );
+            }
+            _ => {}
+        }
+        Ok(Settlement { effect, receipt_queued })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::{MemorySettlementStore, RecordedReceipts};
+    use super::*;
+    use crate::domain::order::ReceiptStatus;
+    use crate::domain::payment::PaymentFact;
+
+    type Service = PaymentSettlement<MemorySettlementStore, RecordedReceipts>;
+
+    fn order(id: &str, status: OrderStatus) -> OrderHead {
+        OrderHead {
+            id: id.into(),
+            status,
+            email: "buyer@example.com".into(),
+            user_id: None,
+            token_hash: None,
+            amount: 2500,
+            currency: "usd".into(),
+            payment_intent_id: None,
+            receipt_status: ReceiptStatus::None,
+            receipt_enqueued_at: None,
+            correlation_id: format!("corr-{id}"),
+            paid_by: None,
+        }
+    }
+
+    fn service(orders: impl IntoIterator<Item = OrderHead>) -> Service {
+        PaymentSettlement::new(MemorySettlementStore::with(orders), RecordedReceipts::default())
+    }
+
+    fn report<'a>(event_id: &'a str, payment_id: &'a str, fact: PaymentFact) -> PaymentReport<'a> {
+        PaymentReport { event_id, payment_id, fact, amount: 2500, currency: "usd" }
+    }
+
+    static DELIVERY: Delivery =
+        Delivery { request_id: String::new(), source: "webhook", signed_at: None, body_sha256: None, body_bytes: None };
+
+    fn stripe_entry(event_id: &str) -> LedgerEntry<'_> {
+        LedgerEntry::StripeEvent {
+            event_id,
+            event_type: "payment_intent.succeeded",
+            order_id: None,
+            summary: "{}",
+            outcome: "paid",
+            delivery: &DELIVERY,
+        }
+    }
+
+    fn portone_entry<'a>(imp_uid: &'a str, status: &'a str) -> LedgerEntry<'a> {
+        LedgerEntry::PortOnePayment(PaymentAudit {
+            imp_uid,
+            order_id: "o1",
+            status,
+            amount: 2500,
+            currency: "KRW",
+            outcome: status,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_payment_pays_once_and_queues_one_receipt_however_often_it_is_reported() {
+        let service = service([order("o1", OrderStatus::Pending)]);
+        let pay = report("evt_1", "pi_1", PaymentFact::Succeeded);
+        let first = service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
+        assert_eq!(first, Settlement { effect: Effect::Applied(OrderStatus::Paid), receipt_queued: true });
+        let again = service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
+        assert_eq!(again.effect, Effect::Repeated(Verdict::AlreadyDone { requeue_receipt: false }));
+        assert!(!again.receipt_queued, "queued a minute ago: not again yet");
+        assert_eq!(service.receipts.sent(), ["o1"]);
+        let paid = service.store.order("o1");
+        assert_eq!((paid.status, paid.paid_by.as_deref()), (OrderStatus::Paid, Some("pi_1")));
+    }
+
+    #[tokio::test]
+    async fn a_repeat_queues_the_receipt_again_when_the_first_may_have_been_lost() {
+        let service = service([order("o1", OrderStatus::Pending)]);
+        let pay = report("evt_1", "pi_1", PaymentFact::Succeeded);
+        service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
+        service.store.orders.lock().unwrap().get_mut("o1").unwrap().receipt_enqueued_at =
+            Some(timefmt::now() - time::Duration::minutes(2));
+        let again = service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
+        assert_eq!(again.effect, Effect::Repeated(Verdict::AlreadyDone { requeue_receipt: true }));
+        assert!(again.receipt_queued);
+        assert_eq!(service.receipts.sent(), ["o1", "o1"]);
+    }
+
+    #[tokio::test]
+    async fn a_second_payment_for_a_paid_order_is_given_back_by_either_provider() {
+        let service = service([order("o1", OrderStatus::Pending)]);
+        let stripe = report("evt_1", "pi_1", PaymentFact::Succeeded);
+        service.settle(&stripe_entry("evt_1"), "o1", "corr", &stripe, None).await.unwrap();
+        let portone = report("portone:imp_2", "imp_2", PaymentFact::Succeeded);
+        let second = service.settle(&portone_entry("imp_2", "paid"), "o1", "corr", &portone, None).await.unwrap();
+        assert_eq!(second.effect, Effect::Refused(Verdict::GiveBack(Refusal::DuplicatePayment)));
+        assert_eq!(second.give_back(), Some(Refusal::DuplicatePayment));
+        assert_eq!(service.receipts.sent(), ["o1"], "no second receipt");
+        assert_eq!(service.store.order("o1").paid_by.as_deref(), Some("pi_1"));
+    }
+
+    #[tokio::test]
+    async fn a_report_judged_from_a_known_order_writes_nothing() {
+        let service = service([order("o1", OrderStatus::Pending)]);
+        let known = service.order_head("o1").await.unwrap().unwrap();
+        let short = PaymentReport { amount: 100, ..report("portone:imp_1", "imp_1", PaymentFact::Succeeded) };
+        let settled =
+            service.settle(&portone_entry("imp_1", "paid"), "o1", "corr", &short, Some(&known)).await.unwrap();
+        assert_eq!(settled.give_back(), Some(Refusal::AmountMismatch));
+        assert_eq!(*service.store.settle_calls.lock().unwrap(), 0);
+        assert_eq!(service.store.order("o1").status, OrderStatus::Pending);
+    }
+
+    #[tokio::test]
+    async fn money_for_a_canceled_order_is_given_back_and_a_late_failure_changes_nothing() {
+        let service = service([order("o1", OrderStatus::Canceled), order("o2", OrderStatus::Pending)]);
+        let pay = report("evt_1", "pi_1", PaymentFact::Succeeded);
+        let late = service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
+        assert_eq!(late.give_back(), Some(Refusal::NotPayable));
+        assert_eq!(service.store.order("o1").status, OrderStatus::Canceled);
+
+        let pay = report("evt_2", "pi_2", PaymentFact::Succeeded);
+        service.settle(&stripe_entry("evt_2"), "o2", "corr", &pay, None).await.unwrap();
+        let failed = report("evt_3", "pi_2", PaymentFact::Failed);
+        let settled = service.settle(&stripe_entry("evt_3"), "o2", "corr", &failed, None).await.unwrap();
+        assert_eq!(settled.effect, Effect::Refused(Verdict::Ignore(Refusal::NotAllowed)));
+        assert_eq!(service.store.order("o2").status, OrderStatus::Paid);
+    }
+
+    #[tokio::test]
+    async fn failure_then_success_then_full_refund_follow_the_status_machine() {
+        let service = service([order("o1", OrderStatus::Pending)]);
+        let steps = [
+            ("portone:imp_1:failed", "imp_1", "failed", PaymentFact::Failed, OrderStatus::PaymentFailed, false),
+            ("portone:imp_2", "imp_2", "paid", PaymentFact::Succeeded, OrderStatus::Paid, true),
+            ("portone:imp_2:cancelled", "imp_2", "cancelled", PaymentFact::Refunded, OrderStatus::Refunded, false),
+        ];
+        for (event_id, imp_uid, status, fact, expected, receipt) in steps {
+            let report = report(event_id, imp_uid, fact);
+            let settled = service.settle(&portone_entry(imp_uid, status), "o1", "corr", &report, None).await.unwrap();
+            assert_eq!(settled, Settlement { effect: Effect::Applied(expected), receipt_queued: receipt });
+        }
+        assert_eq!(service.receipts.sent(), ["o1"]);
+    }
+
+    #[tokio::test]
+    async fn a_report_for_no_order_is_unknown() {
+        let service = service([]);
+        let pay = report("evt_1", "pi_1", PaymentFact::Succeeded);
+        let settled = service.settle(&stripe_entry("evt_1"), "nope", "corr", &pay, None).await.unwrap();
+        assert_eq!(settled.effect, Effect::Refused(Verdict::UnknownOrder));
+        assert!(service.receipts.sent().is_empty());
+    }
+}

@@ -1,0 +1,90 @@
+//! Settling in memory, with DynamoDB's conditions: what the service's unit
+//! tests run on. A ledger entry is taken once; the order moves only from a
+//! status that can become the target, with the order's amount and currency.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use super::{LedgerEntry, ReceiptSender, SettlementStore};
+use crate::Result;
+use crate::domain::order::{OrderHead, OrderStatus, ReceiptStatus};
+use crate::domain::payment::PaymentReport;
+use crate::store::keys;
+use crate::store::orders::Settled;
+use crate::timefmt;
+
+#[derive(Debug, Default)]
+pub struct MemorySettlementStore {
+    pub orders: Mutex<HashMap<String, OrderHead>>,
+    ledger: Mutex<HashSet<(String, String)>>,
+    /// Transactions asked for (a report judged before writing costs none).
+    pub settle_calls: Mutex<usize>,
+}
+
+impl MemorySettlementStore {
+    pub fn with(orders: impl IntoIterator<Item = OrderHead>) -> Self {
+        let store = Self::default();
+        store.orders.lock().unwrap().extend(orders.into_iter().map(|order| (order.id.clone(), order)));
+        store
+    }
+
+    pub fn order(&self, order_id: &str) -> OrderHead {
+        self.orders.lock().unwrap()[order_id].clone()
+    }
+
+    fn ledger_key(entry: &LedgerEntry<'_>) -> (String, String) {
+        match entry {
+            LedgerEntry::StripeEvent { event_id, .. } => keys::stripe_event(event_id),
+            LedgerEntry::PortOnePayment(audit) => keys::portone_payment_status(audit.imp_uid, audit.status),
+        }
+    }
+}
+
+impl SettlementStore for MemorySettlementStore {
+    async fn order_head(&self, order_id: &str) -> Result<Option<OrderHead>> {
+        Ok(self.orders.lock().unwrap().get(order_id).cloned())
+    }
+
+    async fn settle(&self, entry: &LedgerEntry<'_>, order_id: &str, report: &PaymentReport<'_>) -> Result<Settled> {
+        *self.settle_calls.lock().unwrap() += 1;
+        let mut orders = self.orders.lock().unwrap();
+        let mut ledger = self.ledger.lock().unwrap();
+        let target = report.fact.target();
+        let current = orders.get(order_id).cloned();
+        let takes = current.as_ref().is_some_and(|order| {
+            order.status.can_become(target) && order.amount == report.amount && order.currency == report.currency
+        });
+        let key = Self::ledger_key(entry);
+        if ledger.contains(&key) {
+            return Ok(Settled::Seen { order: current.filter(|_| !takes) });
+        }
+        let Some(order) = orders.get_mut(order_id).filter(|_| takes) else {
+            return Ok(Settled::Refused { order: current });
+        };
+        ledger.insert(key);
+        order.status = target;
+        if target == OrderStatus::Paid {
+            order.paid_by = Some(report.payment_id.to_owned());
+            order.receipt_status = ReceiptStatus::Queued;
+            order.receipt_enqueued_at.get_or_insert(timefmt::now());
+        }
+        Ok(Settled::Applied)
+    }
+}
+
+/// Receipts "sent": the order ids, in order.
+#[derive(Debug, Default)]
+pub struct RecordedReceipts(pub Mutex<Vec<String>>);
+
+impl RecordedReceipts {
+    pub fn sent(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl ReceiptSender for RecordedReceipts {
+    async fn send(&self, order_id: &str, _correlation_id: &str) -> Result<()> {
+        self.0.lock().unwrap().push(order_id.to_owned());
+        Ok(())
+    }
+}
