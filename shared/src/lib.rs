@@ -13,9 +13,9 @@ pub mod order_access;
 pub mod pagination;
 pub mod password;
 pub mod posts;
-pub mod settlement;
 #[cfg(feature = "sqs")]
 pub mod receipts;
+pub mod settlement;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;

@@ -18,7 +18,7 @@ use shared::domain::order::OrderHead;
 use shared::domain::payment::{PaymentFact, PaymentReport, Refusal};
 use shared::ids::is_plausible_id;
 use shared::receipts::ReceiptQueue;
-use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, SettlementTable, TableSettlement};
+use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, Settlement, SettlementTable, TableSettlement};
 use shared::store::portone_payments::PaymentAudit;
 use shared::store::{OrderRepository, PortOnePaymentRepository, Table};
 use shared::{Error, Result};
@@ -141,19 +141,9 @@ impl Confirmer {
     }
 
     async fn paid(&self, payment: &Payment, order: &OrderHead) -> Result<(Outcome, bool)> {
-        let currency = payment.currency.to_ascii_lowercase();
-        let event_id = format!("portone:{}", payment.imp_uid);
-        let report = PaymentReport {
-            event_id: &event_id,
-            payment_id: &payment.imp_uid,
-            fact: PaymentFact::Succeeded,
-            amount: payment.amount,
-            currency: &currency,
-        };
-        let entry = LedgerEntry::PortOnePayment(self.audit_of(payment, Outcome::Paid));
         // The order was just read: a payment it cannot take is judged (and
         // given back) without a write.
-        let settled = self.settlement.settle(&entry, &order.id, &order.correlation_id, &report, Some(order)).await?;
+        let settled = self.settle(payment, order, PaymentFact::Succeeded, Outcome::Paid, Some(order)).await?;
         if let Some(why) = settled.give_back() {
             return Ok((self.cancel(payment, Outcome::refused(why)).await?, false));
         }
@@ -164,21 +154,37 @@ impl Confirmer {
     }
 
     async fn failed(&self, payment: &Payment, order: &OrderHead) -> Result<Outcome> {
-        let currency = payment.currency.to_ascii_lowercase();
-        let event_id = format!("portone:{}:failed", payment.imp_uid);
-        let report = PaymentReport {
-            event_id: &event_id,
-            payment_id: &payment.imp_uid,
-            fact: PaymentFact::Failed,
-            amount: payment.amount,
-            currency: &currency,
-        };
-        let entry = LedgerEntry::PortOnePayment(self.audit_of(payment, Outcome::PaymentFailed));
-        let settled = self.settlement.settle(&entry, &order.id, &order.correlation_id, &report, None).await?;
+        let settled = self.settle(payment, order, PaymentFact::Failed, Outcome::PaymentFailed, None).await?;
         match settled.effect {
             Effect::Applied(_) | Effect::Repeated(_) => Ok(Outcome::PaymentFailed),
             Effect::Refused(_) => self.note(payment, Outcome::FailureIgnored).await,
         }
+    }
+
+    /// PortOne's payment as a report to the settlement service, recorded
+    /// once per `(imp_uid, status)` with `outcome` if it applies.
+    async fn settle(
+        &self,
+        payment: &Payment,
+        order: &OrderHead,
+        fact: PaymentFact,
+        outcome: Outcome,
+        known: Option<&OrderHead>,
+    ) -> Result<Settlement> {
+        let currency = payment.currency.to_ascii_lowercase();
+        let event_id = match fact {
+            PaymentFact::Succeeded => format!("portone:{}", payment.imp_uid),
+            _ => format!("portone:{}:{}", payment.imp_uid, payment.status),
+        };
+        let report = PaymentReport {
+            event_id: &event_id,
+            payment_id: &payment.imp_uid,
+            fact,
+            amount: payment.amount,
+            currency: &currency,
+        };
+        let entry = LedgerEntry::PortOnePayment(self.audit_of(payment, outcome));
+        self.settlement.settle(&entry, &order.id, &order.correlation_id, &report, known).await
     }
 
     /// Records a status that changes no order (once per status).

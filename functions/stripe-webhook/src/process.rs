@@ -103,7 +103,10 @@ pub struct Processor {
 /// What an event asks of an order, worked out from the event alone (and,
 /// for a Charge, the PaymentIntent's link to its order).
 enum Plan<'a> {
-    Change { order_id: String, report: PaymentReport<'a> },
+    Change {
+        order_id: String,
+        report: PaymentReport<'a>,
+    },
     /// Nothing to change: recorded with this outcome.
     Nothing(Outcome, Option<String>),
 }

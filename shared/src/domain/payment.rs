@@ -49,7 +49,9 @@ impl<'a> PaymentReport<'a> {
     /// The order change the report asks for.
     pub fn change(&self) -> StatusChange<'a> {
         match self.fact {
-            PaymentFact::Succeeded => StatusChange::Paid { event_id: self.event_id, payment_intent_id: self.payment_id },
+            PaymentFact::Succeeded => {
+                StatusChange::Paid { event_id: self.event_id, payment_intent_id: self.payment_id }
+            }
             PaymentFact::Failed => StatusChange::PaymentFailed { event_id: self.event_id },
             PaymentFact::Refunded => StatusChange::Refunded { event_id: self.event_id },
         }
@@ -162,7 +164,6 @@ impl StatusChange<'_> {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

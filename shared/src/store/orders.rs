@@ -375,74 +375,54 @@ impl OrderRepository {
     /// Marks the receipt sent and lets the claim go. `false`: the claim was
     /// no longer ours (its lease ran out and another delivery took it).
     pub async fn mark_receipt_sent(&self, order_id: &str, claim_id: &str, message_id: &str) -> Result<bool> {
-        let result = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::order(order_id))))
-            .update_expression(
-                "SET receipt_status = :sent, receipt_sent_at = :now, receipt_message_id = :message \
-                 REMOVE receipt_claim_id, receipt_claim_expires_at",
-            )
-            .condition_expression("receipt_claim_id = :claim")
-            .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
-            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
-            .expression_attribute_values(":message", s(message_id))
-            .expression_attribute_values(":claim", s(claim_id))
-            .send()
-            .await;
-        match updated_if(result)? {
-            Some(_) => Ok(true),
-            None => Ok(false),
-        }
+        let set = "SET receipt_status = :to, receipt_sent_at = :now, receipt_message_id = :message";
+        self.let_claim_go(order_id, claim_id, set, ReceiptStatus::Sent, &[(":message", s(message_id))]).await
     }
 
     /// Marks the receipt `suppressed` (the address is on the suppression
     /// list, so nothing was sent) and lets the claim go. `false`: the claim
     /// was no longer ours.
     pub async fn mark_receipt_suppressed(&self, order_id: &str, claim_id: &str) -> Result<bool> {
-        let result = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::order(order_id))))
-            .update_expression(
-                "SET receipt_status = :suppressed, receipt_suppressed_at = :now \
-                 REMOVE receipt_claim_id, receipt_claim_expires_at",
-            )
-            .condition_expression("receipt_claim_id = :claim AND receipt_status <> :sent")
-            .expression_attribute_values(":suppressed", s(ReceiptStatus::Suppressed.as_str()))
-            .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
-            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
-            .expression_attribute_values(":claim", s(claim_id))
-            .send()
-            .await;
-        Ok(updated_if(result)?.is_some())
+        let set = "SET receipt_status = :to, receipt_suppressed_at = :now";
+        self.let_claim_go(order_id, claim_id, set, ReceiptStatus::Suppressed, &[]).await
     }
 
     /// After a failed send: the receipt is `failed` (until a retry sends
     /// it) and the claim is let go at once, so the retry need not wait.
+    /// Someone else's claim is left alone: nothing of ours to let go.
     pub async fn release_receipt_claim(&self, order_id: &str, claim_id: &str) -> Result<()> {
-        let result = self
+        let set = "SET receipt_status = :to, receipt_failed_at = :now";
+        self.let_claim_go(order_id, claim_id, set, ReceiptStatus::Failed, &[]).await?;
+        Ok(())
+    }
+
+    /// Ends a receipt claim with `set` (which sets `receipt_status` to `:to`
+    /// and may use `:now` and `values`), only while the claim is ours and
+    /// the receipt unsent. `false`: it was not ours any more.
+    async fn let_claim_go(
+        &self,
+        order_id: &str,
+        claim_id: &str,
+        set: &str,
+        to: ReceiptStatus,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool> {
+        let mut update = self
             .table
             .client
             .update_item()
             .table_name(&self.table.name)
             .set_key(Some(key_of(keys::order(order_id))))
-            .update_expression("SET receipt_status = :failed REMOVE receipt_claim_id, receipt_claim_expires_at")
+            .update_expression(format!("{set} REMOVE receipt_claim_id, receipt_claim_expires_at"))
             .condition_expression("receipt_claim_id = :claim AND receipt_status <> :sent")
-            .expression_attribute_values(":failed", s(ReceiptStatus::Failed.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":sent", s(ReceiptStatus::Sent.as_str()))
-            .expression_attribute_values(":claim", s(claim_id))
-            .send()
-            .await;
-        match updated_if(result)? {
-            Some(_) => Ok(()),
-            // Someone else's now: nothing of ours to let go.
-            None => Ok(()),
+            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())))
+            .expression_attribute_values(":claim", s(claim_id));
+        for (name, value) in values {
+            update = update.expression_attribute_values(*name, value.clone());
         }
+        Ok(updated_if(update.send().await)?.is_some())
     }
 }
 
