@@ -3,6 +3,10 @@
 //! completed` line (status, duration, AWS calls), and the failed ones
 //! reported by id so SQS delivers only those again (`batchItemFailures`).
 
+/// For the macro: the consumer names this crate, not the one that counts.
+#[doc(hidden)]
+pub use platform::telemetry::count_aws_calls;
+
 /// What a handled message came to: the `status` of its line.
 pub trait Outcome {
     fn as_str(&self) -> &'static str;
@@ -23,7 +27,7 @@ macro_rules! handle_each_message {
         for (message_id, message) in $messages {
             let span: ::tracing::Span = ($span_for)(&message_id);
             let started = ::std::time::Instant::now();
-            let (result, calls) = $crate::telemetry::count_aws_calls(($handle)(message)).instrument(span.clone()).await;
+            let (result, calls) = $crate::batch::count_aws_calls(($handle)(message)).instrument(span.clone()).await;
             let duration_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
             span.in_scope(|| match &result {
                 Ok(outcome) => ::tracing::info!(

@@ -12,41 +12,22 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::telemetry::{self, AwsCalls};
 use crate::tokens::{Principal, TokenService};
-use crate::{Error, FieldErrors};
+use domain::Error;
+use platform::telemetry::{self, AwsCalls};
 
 /// The contract's limit for ordinary request bodies (webhooks use 1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
-pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+pub use domain::error::JSON_CONTENT_TYPE;
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Serialises `value` with the contract's content type.
-pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => {
-            let mut response = (status, bytes).into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-            response
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "response serialisation failed");
-            let mut response = (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                r#"{"code":"internal_error","message":"A server error occurred.","errors":null}"#,
-            )
-                .into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-            response
-        }
-    }
-}
+pub use domain::error::json_response;
+pub use domain::json::parse_json;
 
 /// A JSON body: checked for content type and size, parsed, and shaped into
 /// `T`. Shape errors are reported per field, all of them at once where serde
@@ -109,79 +90,6 @@ pub fn is_json(value: &HeaderValue) -> bool {
     let Ok(text) = value.to_str() else { return false };
     let essence = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-/// Not JSON at all is a 400 `bad_request`; JSON of the wrong shape is a
-/// 400 `validation_error` naming the field.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::BadRequest(format!("JSON parse error - {e}")))?;
-    if !value.is_object() {
-        return Err(Error::Validation(FieldErrors::single(
-            FieldErrors::NON_FIELD,
-            format!("Invalid data. Expected a dictionary, but got {}.", json_kind(&value)),
-        )));
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = dotted_path(e.path());
-        let inner = e.into_inner().to_string();
-        let (field, message) = describe_shape_error(&path, &inner);
-        Error::Validation(FieldErrors::single(field, message))
-    })
-}
-
-/// `items.0.quantity`, the contract's spelling of a nested field.
-fn dotted_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let parts: Vec<String> = path
-        .iter()
-        .filter_map(|segment| match segment {
-            Segment::Seq { index } => Some(index.to_string()),
-            Segment::Map { key } => Some(key.clone()),
-            Segment::Enum { variant } => Some(variant.clone()),
-            Segment::Unknown => None,
-        })
-        .collect();
-    if parts.is_empty() { ".".to_owned() } else { parts.join(".") }
-}
-
-fn json_kind(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "bool",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "str",
-        serde_json::Value::Array(_) => "list",
-        serde_json::Value::Object(_) => "dict",
-    }
-}
-
-/// Turns serde's wording into DRF's, and a missing field's parent path into
-/// the field's own path.
-fn describe_shape_error(path: &str, message: &str) -> (String, String) {
-    let parent = if path == "." { String::new() } else { path.to_owned() };
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        let field = if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
-        return (field, "This field is required.".into());
-    }
-    let field = if parent.is_empty() { FieldErrors::NON_FIELD.to_owned() } else { parent };
-    let friendly = if message.starts_with("invalid type: null") {
-        "This field may not be null."
-    } else if message.contains("expected a string") {
-        "Not a valid string."
-    } else if message.contains("expected a boolean") {
-        "Must be a valid boolean."
-    } else if message.contains("expected u") || message.contains("expected i") || message.contains("integer") {
-        "A valid integer is required."
-    } else if message.contains("expected a sequence") {
-        "Expected a list of items."
-    } else if message.contains("expected struct") || message.contains("expected a map") {
-        "Invalid data. Expected a dictionary."
-    } else {
-        return (field, message.to_owned());
-    };
-    (field, friendly.to_owned())
 }
 
 /// The id a request is known by in responses and logs: the caller's

@@ -11,11 +11,11 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use crate::domain::order::ReadableOrder;
 use crate::http::MaybeAuthenticated;
-use crate::ids::is_plausible_id;
 use crate::tokens::{Principal, TokenService};
-use crate::{Error, Result};
+use domain::ids::is_plausible_id;
+use domain::order::ReadableOrder;
+use domain::{Error, Result};
 
 /// The header a guest presents its order token in (the token comes in the
 /// order's 201).

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::http::json_response;
-use crate::store::paging::ListPage;
-use crate::{Error, FieldErrors};
+use domain::{Error, FieldErrors};
+use store::paging::ListPage;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -24,7 +24,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
 
 /// Which way a page reads; the store's, carried in cursors.
-pub use crate::store::paging::Direction;
+pub use store::paging::Direction;
 
 /// Where a page starts: the key of the item just before it (exclusive), in
 /// the given direction of the listing's order.

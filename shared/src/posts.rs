@@ -6,17 +6,17 @@
 //! Entry points parse their own wire format into these calls and render
 //! what comes back; none of them decides visibility or permission itself.
 
-use crate::domain::post::{Author, Comment, CommentInput, Post, PostFilter, PostInput, PostOrder, WriteMode};
 use crate::pagination::{CursorCodec, Direction, scope_of};
-use crate::store::PostRepository;
-use crate::store::paging::{ListPage, PositionKey};
 use crate::tokens::Principal;
-use crate::{Error, Result, timefmt};
+use domain::post::{Author, Comment, CommentInput, Post, PostFilter, PostInput, PostOrder, WriteMode};
+use domain::{Error, Result, timefmt};
+use store::PostRepository;
+use store::paging::{ListPage, PositionKey};
 
 /// An id that could name a post or comment, or the 404 for one that
-/// cannot ([`crate::ids::is_plausible_id`]).
+/// cannot ([`domain::ids::is_plausible_id`]).
 pub fn checked_id(id: &str) -> Result<&str> {
-    if crate::ids::is_plausible_id(id) { Ok(id) } else { Err(Error::NotFound) }
+    if domain::ids::is_plausible_id(id) { Ok(id) } else { Err(Error::NotFound) }
 }
 
 /// A page of a listing and the scope its cursors are bound to.
@@ -71,7 +71,7 @@ impl PostService {
         let changes = input.validate(WriteMode::Full)?;
         let now = timefmt::now();
         let post = Post {
-            id: crate::ids::new_id_at(now),
+            id: domain::ids::new_id_at(now),
             title: changes.title.unwrap_or_default(),
             body: changes.body.unwrap_or_default(),
             is_public: changes.is_public.unwrap_or(true),
@@ -140,7 +140,7 @@ impl PostService {
 
     /// The cursor a listing (of `scope`, in `order`) would resume after `post`.
     pub fn post_cursor(&self, scope: &str, post: &Post, order: PostOrder) -> String {
-        self.encode_cursor(scope, Direction::Forward, crate::store::posts::post_position(post, order))
+        self.encode_cursor(scope, Direction::Forward, store::posts::post_position(post, order))
     }
 
     fn comments_scope(post_id: &str) -> String {
@@ -166,7 +166,7 @@ impl PostService {
 
     /// The cursor a listing of `comment`'s post would resume after it.
     pub fn comment_cursor(&self, comment: &Comment) -> String {
-        let position = crate::store::posts::comment_position(&comment.post_id, &comment.id);
+        let position = store::posts::comment_position(&comment.post_id, &comment.id);
         self.encode_cursor(&Self::comments_scope(&comment.post_id), Direction::Forward, position)
     }
 
@@ -176,7 +176,7 @@ impl PostService {
         let body = input.validate()?;
         let now = timefmt::now();
         let comment = Comment {
-            id: crate::ids::new_id_at(now),
+            id: domain::ids::new_id_at(now),
             post_id: post_id.to_owned(),
             author: Author { id: me.user_id.clone(), username: me.username.clone() },
             body,

@@ -16,14 +16,14 @@ mod memory;
 
 use std::future::Future;
 
-use crate::Result;
-use crate::domain::order::{OrderHead, OrderStatus};
-use crate::domain::payment::{PaymentReport, Refusal, Verdict, judge};
-use crate::store::orders::Settled;
-use crate::store::portone_payments::PaymentAudit;
-use crate::store::stripe_events::Delivery;
-use crate::store::{OrderRepository, PortOnePaymentRepository, StripeEventRepository, Table};
-use crate::timefmt;
+use domain::Result;
+use domain::order::{OrderHead, OrderStatus};
+use domain::payment::{PaymentReport, Refusal, Verdict, judge};
+use domain::timefmt;
+use store::orders::Settled;
+use store::portone_payments::PaymentAudit;
+use store::stripe_events::Delivery;
+use store::{OrderRepository, PortOnePaymentRepository, StripeEventRepository, Table};
 
 /// The provider's record of one report, written in the same transaction as
 /// the order change and only on its first sight.
@@ -62,9 +62,9 @@ pub trait ReceiptSender: Send + Sync {
 }
 
 #[cfg(feature = "sqs")]
-impl ReceiptSender for crate::receipts::ReceiptQueue {
+impl ReceiptSender for store::receipts::ReceiptQueue {
     async fn send(&self, order_id: &str, correlation_id: &str) -> Result<()> {
-        crate::receipts::ReceiptQueue::send(self, order_id, correlation_id).await
+        store::receipts::ReceiptQueue::send(self, order_id, correlation_id).await
     }
 }
 
@@ -142,7 +142,7 @@ pub struct PaymentSettlement<S, R> {
 
 /// Settling on DynamoDB with receipts to the mailer's queue.
 #[cfg(feature = "sqs")]
-pub type TableSettlement = PaymentSettlement<SettlementTable, crate::receipts::ReceiptQueue>;
+pub type TableSettlement = PaymentSettlement<SettlementTable, store::receipts::ReceiptQueue>;
 
 impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
     pub fn new(store: S, receipts: R) -> Self {
@@ -235,8 +235,8 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
 mod tests {
     use super::memory::{MemorySettlementStore, RecordedReceipts};
     use super::*;
-    use crate::domain::order::ReceiptStatus;
-    use crate::domain::payment::PaymentFact;
+    use domain::order::ReceiptStatus;
+    use domain::payment::PaymentFact;
 
     type Service = PaymentSettlement<MemorySettlementStore, RecordedReceipts>;
 

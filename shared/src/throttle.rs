@@ -21,10 +21,10 @@ use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 
-use crate::store::{ItemReader, Table, key_of, keys, n, sdk_error};
-use crate::telemetry::as_throttle_calls;
 use crate::tokens::{Principal, TokenService};
-use crate::{Error, Result};
+use domain::{Error, Result};
+use platform::telemetry::as_throttle_calls;
+use store::{ItemReader, Table, key_of, keys, n, sdk_error};
 
 /// The production defaults of the contract.
 pub const DEFAULT_RATES: &str = "anon=100/day,anon_burst=30/min,user=1000/day,user_burst=60/min,login=10/min";
@@ -81,7 +81,7 @@ impl std::fmt::Debug for Throttle {
 
 impl Throttle {
     pub fn from_env(table: Table) -> Result<Self> {
-        let text = crate::config::optional("THROTTLE_RATES").unwrap_or_else(|| DEFAULT_RATES.to_owned());
+        let text = platform::config::optional("THROTTLE_RATES").unwrap_or_else(|| DEFAULT_RATES.to_owned());
         let rates = parse_rates(&text).map_err(|reason| Error::Config { name: "THROTTLE_RATES", reason })?;
         Ok(Self { table, rates: Arc::new(rates) })
     }
@@ -118,7 +118,7 @@ impl Throttle {
     }
 
     async fn hit(&self, scope: &str, rate: Rate, key: &str) -> Result<()> {
-        let now = crate::timefmt::now().unix_timestamp();
+        let now = domain::timefmt::now().unix_timestamp();
         let (start, remaining) = window(now, rate);
         let output = as_throttle_calls(
             self.table

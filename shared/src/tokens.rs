@@ -7,8 +7,8 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::config::TokenSettings;
-use crate::{Error, Result};
+use domain::{Error, Result};
+use platform::config::TokenSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -33,7 +33,7 @@ pub struct Claims {
     pub username: Option<String>,
 }
 
-pub use crate::domain::user::{IssuedRefresh, Principal};
+pub use domain::user::{IssuedRefresh, Principal};
 
 pub struct TokenService {
     settings: TokenSettings,
@@ -54,11 +54,11 @@ impl TokenService {
     /// social sign-in give.
     pub async fn sign_in(
         &self,
-        logins: &crate::store::LoginRepository,
-        user: &crate::domain::user::User,
+        logins: &store::LoginRepository,
+        user: &domain::user::User,
     ) -> Result<(String, String)> {
-        let now = crate::timefmt::now().unix_timestamp();
-        let login_id = crate::ids::new_id();
+        let now = domain::timefmt::now().unix_timestamp();
+        let login_id = domain::ids::new_id();
         let refresh = self.issue_refresh(&user.id, &login_id, now)?;
         logins.start(&user.id, &refresh, now).await?;
         let access = self.issue_access(&user.id, &user.username, now)?;

@@ -7,15 +7,15 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::error::ErrorBody;
+use domain::password::{hash_password, verify_against_nothing, verify_password};
+use domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
+use domain::{Error, Result, timefmt};
 use serde::Serialize;
-use shared::domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
-use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
-use shared::password::{hash_password, verify_against_nothing, verify_password};
-use shared::store::{LoginRepository, RefreshCheck, Table, UserRepository};
 use shared::throttle::{self, ClientAddress, Throttle};
 use shared::tokens::{TokenService, TokenType};
-use shared::{Error, Result, timefmt};
+use store::{LoginRepository, RefreshCheck, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -82,7 +82,7 @@ async fn register(State(state): State<AuthState>, Json(input): Json<Registration
     let registration = input.validate()?;
     let date_joined = timefmt::now();
     let user = User {
-        id: shared::ids::new_id_at(date_joined),
+        id: domain::ids::new_id_at(date_joined),
         username: registration.username,
         email: registration.email,
         date_joined,

@@ -1,9 +1,9 @@
 use auth::{AuthState, router};
-use shared::config::{StoreSettings, TokenSettings};
-use shared::store::Table;
+use platform::config::{StoreSettings, TokenSettings};
+use platform::{aws, telemetry};
 use shared::throttle::Throttle;
 use shared::tokens::TokenService;
-use shared::{aws, telemetry};
+use store::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -16,17 +16,17 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use domain::error::ErrorBody;
+use domain::order::OrderHead;
+use domain::validate::required_string;
+use domain::{Error, FieldErrors, Result};
 use serde::{Deserialize, Serialize};
-use shared::domain::order::OrderHead;
-use shared::domain::validate::required_string;
-use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Json, api_layer, json_response};
 use shared::order_access::OrderAccess;
-use shared::store::orders::IntentRecord;
-use shared::store::{OrderRepository, Table};
 use shared::throttle::{self, Throttle};
 use shared::tokens::TokenService;
-use shared::{Error, FieldErrors, Result};
+use store::orders::IntentRecord;
+use store::{OrderRepository, Table};
 use stripe::{PaymentIntent, StripeClient};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -108,7 +108,7 @@ async fn create_payment_intent(
     let order_id = required_string(&mut errors, "order_id", input.order_id, false);
     errors.into_result(())?;
     let order = access.open(&order_id, state.orders.get_head(&order_id)).await?;
-    shared::telemetry::record_correlation_id(&order.correlation_id);
+    platform::telemetry::record_correlation_id(&order.correlation_id);
     order.ensure_payable()?;
     let intent = match &order.payment_intent_id {
         Some(recorded) => state.stripe.retrieve_payment_intent(recorded).await?,

@@ -1,10 +1,10 @@
 use create_payment_intent::stripe::StripeClient;
 use create_payment_intent::{IntentState, router};
-use shared::config::{StoreSettings, TokenSettings, required};
-use shared::store::Table;
+use platform::config::{StoreSettings, TokenSettings, required};
+use platform::{aws, telemetry};
 use shared::throttle::Throttle;
 use shared::tokens::TokenService;
-use shared::{aws, telemetry};
+use store::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

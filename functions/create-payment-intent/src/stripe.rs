@@ -21,11 +21,11 @@ pub enum StripeError {
     Setup(String),
 }
 
-impl From<StripeError> for shared::Error {
+impl From<StripeError> for domain::Error {
     fn from(error: StripeError) -> Self {
         match error {
-            StripeError::Unavailable(detail) => shared::Error::ServiceUnavailable { detail, retry_after_secs: 5 },
-            other => shared::Error::internal(other),
+            StripeError::Unavailable(detail) => domain::Error::ServiceUnavailable { detail, retry_after_secs: 5 },
+            other => domain::Error::internal(other),
         }
     }
 }

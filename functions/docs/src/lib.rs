@@ -6,8 +6,8 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use shared::Error;
-use shared::error::ErrorBody;
+use domain::Error;
+use domain::error::ErrorBody;
 use shared::http::{ApiOptions, api_layer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -44,8 +44,8 @@ impl Default for DocsOptions {
 }
 
 impl DocsOptions {
-    pub fn from_env() -> shared::Result<Self> {
-        Ok(Self { public: shared::config::switch_or("PUBLIC_DOCS", true)? })
+    pub fn from_env() -> domain::Result<Self> {
+        Ok(Self { public: platform::config::switch_or("PUBLIC_DOCS", true)? })
     }
 }
 

@@ -1,4 +1,4 @@
-use shared::telemetry;
+use platform::telemetry;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

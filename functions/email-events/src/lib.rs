@@ -14,9 +14,9 @@ pub mod notification;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageAttributeValue;
 use lambda_runtime::LambdaEvent;
-use shared::store::SuppressionRepository;
-use shared::store::suppressions::AddressEvent;
-use shared::telemetry::mask_email;
+use platform::telemetry::mask_email;
+use store::SuppressionRepository;
+use store::suppressions::AddressEvent;
 
 use crate::notification::{EventKind, ParseError};
 
@@ -24,7 +24,7 @@ use crate::notification::{EventKind, ParseError};
 #[derive(Debug, thiserror::Error)]
 pub enum EmailEventsError {
     #[error("store: {0}")]
-    Store(#[from] shared::Error),
+    Store(#[from] domain::Error),
     #[error("dead-letter queue: {0}")]
     DeadLetter(String),
 }

@@ -1,8 +1,8 @@
 use email_events::EmailEvents;
 use lambda_runtime::service_fn;
-use shared::config::{StoreSettings, required};
-use shared::store::{SuppressionRepository, Table};
-use shared::{aws, telemetry};
+use platform::config::{StoreSettings, required};
+use platform::{aws, telemetry};
+use store::{SuppressionRepository, Table};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

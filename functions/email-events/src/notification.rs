@@ -5,9 +5,9 @@
 //! (`notificationType`). Parsed leniently: unknown fields and event types
 //! are fine; only what decides suppression must be there.
 
+use domain::email::normalise_address;
 use serde::Deserialize;
 use serde_json::Value;
-use shared::domain::email::normalise_address;
 
 /// What one notification says, reduced to what the service acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]

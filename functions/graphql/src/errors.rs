@@ -4,8 +4,8 @@
 use std::borrow::Borrow;
 
 use async_graphql::ErrorExtensions;
+use domain::FieldErrors;
 use serde_json::{Value, json};
-use shared::FieldErrors;
 
 pub const BAD_REQUEST: &str = "BAD_REQUEST";
 pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
@@ -59,11 +59,11 @@ pub fn field_map(errors: &FieldErrors) -> Value {
 }
 
 /// (code, message, field map) for a domain error as a GraphQL client sees
-/// it. The message and the field map are REST's ([`shared::Error::body`]);
+/// it. The message and the field map are REST's ([`domain::Error::body`]);
 /// only the code is GraphQL's, and an internal error keeps GraphQL's own
 /// generic message.
-pub fn classify(error: &shared::Error) -> (&'static str, String, Option<Value>) {
-    use shared::Error as E;
+pub fn classify(error: &domain::Error) -> (&'static str, String, Option<Value>) {
+    use domain::Error as E;
     let code = match error {
         E::Validation(_) | E::Conflict { .. } | E::BadRequest(_) => BAD_USER_INPUT,
         E::NotAuthenticated(_) | E::TokenNotValid => UNAUTHENTICATED,
@@ -80,7 +80,7 @@ pub fn classify(error: &shared::Error) -> (&'static str, String, Option<Value>) 
 
 /// A resolver's error: the contract's code, and the field map for input.
 /// Internal detail goes to the log, never to the client.
-pub fn resolver_error<E: Borrow<shared::Error>>(error: E) -> async_graphql::Error {
+pub fn resolver_error<E: Borrow<domain::Error>>(error: E) -> async_graphql::Error {
     let error = error.borrow();
     let (code, message, fields) = classify(error);
     if code == INTERNAL {
@@ -98,7 +98,7 @@ pub fn resolver_error<E: Borrow<shared::Error>>(error: E) -> async_graphql::Erro
 
 /// A `BAD_USER_INPUT` about one argument.
 pub fn field_error(field: &str, message: &str) -> async_graphql::Error {
-    resolver_error(shared::Error::Validation(FieldErrors::single(field, message)))
+    resolver_error(domain::Error::Validation(FieldErrors::single(field, message)))
 }
 
 /// One error object as the response's `errors` lists it, for answers made
@@ -128,13 +128,13 @@ mod tests {
 
     #[test]
     fn internal_detail_never_reaches_the_message() {
-        let (code, message, _) = classify(&shared::Error::internal("table xyz throttled at 10.0.0.1"));
+        let (code, message, _) = classify(&domain::Error::internal("table xyz throttled at 10.0.0.1"));
         assert_eq!((code, message.as_str()), (INTERNAL, INTERNAL_MESSAGE));
     }
 
     #[test]
     fn validation_errors_carry_the_field_map() {
-        let error = shared::Error::Validation(FieldErrors::single("secret_note", "Too long."));
+        let error = domain::Error::Validation(FieldErrors::single("secret_note", "Too long."));
         let (code, _, fields) = classify(&error);
         assert_eq!(code, BAD_USER_INPUT);
         assert_eq!(fields.unwrap(), json!({"secretNote": ["Too long."]}));

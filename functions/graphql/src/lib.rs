@@ -21,9 +21,9 @@ use axum::response::Response;
 use shared::http::{ApiOptions, api_layer, principal_from_headers};
 use shared::pagination::CursorCodec;
 use shared::posts::PostService;
-use shared::store::{PostRepository, Table, UserRepository};
 use shared::throttle::{ClientAddress, Throttle};
 use shared::tokens::TokenService;
+use store::{PostRepository, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -43,10 +43,10 @@ pub struct GraphqlOptions {
 }
 
 impl GraphqlOptions {
-    pub fn from_env() -> shared::Result<Self> {
+    pub fn from_env() -> domain::Result<Self> {
         Ok(Self {
-            ide: shared::config::switch_or("GRAPHQL_IDE", false)?,
-            allowlist: shared::config::switch_or("GRAPHQL_ALLOWLIST", false)?,
+            ide: platform::config::switch_or("GRAPHQL_IDE", false)?,
+            allowlist: platform::config::switch_or("GRAPHQL_ALLOWLIST", false)?,
         })
     }
 }
@@ -69,10 +69,10 @@ impl GraphqlState {
         cursors: CursorCodec,
         throttle: Throttle,
         options: GraphqlOptions,
-    ) -> shared::Result<Self> {
+    ) -> domain::Result<Self> {
         let allowlist = if options.allowlist {
             let entries = persisted::parse_allowlist(ALLOWLIST_JSON)
-                .map_err(|reason| shared::Error::Config { name: "GRAPHQL_ALLOWLIST", reason })?;
+                .map_err(|reason| domain::Error::Config { name: "GRAPHQL_ALLOWLIST", reason })?;
             Some(entries)
         } else {
             None

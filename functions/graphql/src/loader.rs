@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use shared::domain::user::User;
-use shared::store::UserRepository;
+use domain::user::User;
+use store::UserRepository;
 
 pub struct UserLoader {
     users: UserRepository,
@@ -15,7 +15,7 @@ pub struct UserLoader {
 impl Loader<String> for UserLoader {
     type Value = User;
     /// Shared by every field that waited on the batch.
-    type Error = Arc<shared::Error>;
+    type Error = Arc<domain::Error>;
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, User>, Self::Error> {
         self.users.get_many(ids).await.map_err(Arc::new)
@@ -26,6 +26,6 @@ impl Loader<String> for UserLoader {
 pub fn per_request(users: UserRepository) -> DataLoader<UserLoader> {
     // The batch runs as a task of its own; it stays part of this request
     // (its calls counted, its log lines under the request's span).
-    DataLoader::new(UserLoader { users }, |batch| tokio::spawn(shared::telemetry::in_this_request(batch)))
+    DataLoader::new(UserLoader { users }, |batch| tokio::spawn(platform::telemetry::in_this_request(batch)))
         .max_batch_size(shared::pagination::MAX_PAGE_SIZE * 10)
 }

@@ -1,10 +1,10 @@
 use graphql::{GraphqlOptions, GraphqlState, router};
-use shared::config::{StoreSettings, TokenSettings};
+use platform::config::{StoreSettings, TokenSettings};
+use platform::{aws, telemetry};
 use shared::pagination::CursorCodec;
-use shared::store::Table;
 use shared::throttle::Throttle;
 use shared::tokens::TokenService;
-use shared::{aws, telemetry};
+use store::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

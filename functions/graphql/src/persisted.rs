@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use shared::store::{ItemReader, Table, item_with_key, n, s, sdk_error};
+use store::{ItemReader, Table, item_with_key, n, s, sdk_error};
 
 use crate::errors::{BAD_REQUEST, PERSISTED_QUERY_NOT_ALLOWED, PERSISTED_QUERY_NOT_FOUND};
 
@@ -88,7 +88,7 @@ impl PersistedQueries {
         &self,
         query: Option<String>,
         persisted: Option<PersistedQuery>,
-    ) -> Result<Result<Resolved, Refused>, shared::Error> {
+    ) -> Result<Result<Resolved, Refused>, domain::Error> {
         let hash = match &persisted {
             None => None,
             Some(p) if p.version != 1 => {
@@ -125,14 +125,14 @@ impl PersistedQueries {
         }
     }
 
-    async fn lookup(&self, hash: &str) -> shared::Result<Option<Arc<str>>> {
+    async fn lookup(&self, hash: &str) -> domain::Result<Option<Arc<str>>> {
         if let Some(document) = self.cached(hash) {
             return Ok(Some(document));
         }
         let Some(item) = self.table.get(key(hash)).await? else { return Ok(None) };
         let reader = ItemReader(&item);
         // Kept past its time but not yet swept by TTL: gone all the same.
-        if reader.int("expires_at").is_ok_and(|at| at < shared::timefmt::now().unix_timestamp()) {
+        if reader.int("expires_at").is_ok_and(|at| at < domain::timefmt::now().unix_timestamp()) {
             return Ok(None);
         }
         let document: Arc<str> = Arc::from(reader.string("document")?);
@@ -142,8 +142,8 @@ impl PersistedQueries {
 
     /// Registers a document that has passed the checks under its hash.
     /// Registering again only moves its expiry.
-    pub async fn register(&self, hash: &str, document: Arc<str>) -> shared::Result<()> {
-        let now = shared::timefmt::now().unix_timestamp();
+    pub async fn register(&self, hash: &str, document: Arc<str>) -> domain::Result<()> {
+        let now = domain::timefmt::now().unix_timestamp();
         let mut item = item_with_key(key(hash));
         item.insert("document".into(), s(document.as_ref()));
         item.insert("registered_at".into(), n(now));
@@ -162,7 +162,7 @@ impl PersistedQueries {
 }
 
 fn key(hash: &str) -> (String, String) {
-    shared::store::keys::persisted_query(hash)
+    store::keys::persisted_query(hash)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     Context, EmptySubscription, Enum, ID, InputObject, Object, Result as GqlResult, Schema, SimpleObject,
 };
-use shared::domain::field::Field;
-use shared::domain::post::{self, CommentInput, DETAIL_COMMENTS, PostFilter, PostInput};
+use domain::field::Field;
+use domain::post::{self, CommentInput, DETAIL_COMMENTS, PostFilter, PostInput};
 use shared::pagination::{DEFAULT_PAGE_SIZE, Direction, checked_page_size, page_size_range_message};
 use shared::posts::{PageRequest, PostService};
 use shared::tokens::Principal;
@@ -40,7 +40,7 @@ fn viewer<'a>(ctx: &'a Context<'_>) -> GqlResult<Option<&'a Principal>> {
 
 fn signed_in<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Principal> {
     viewer(ctx)?
-        .ok_or_else(|| resolver_error(shared::Error::NotAuthenticated("Authentication credentials were not provided.")))
+        .ok_or_else(|| resolver_error(domain::Error::NotAuthenticated("Authentication credentials were not provided.")))
 }
 
 fn posts<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a PostService> {
@@ -86,7 +86,7 @@ impl Query {
     async fn post(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<PostNode>> {
         match posts(ctx)?.visible_detail(&id, viewer(ctx)?).await {
             Ok((post, comments)) => Ok(Some(PostNode::with_comments(post, comments))),
-            Err(shared::Error::NotFound) => Ok(None),
+            Err(domain::Error::NotFound) => Ok(None),
             Err(error) => Err(resolver_error(error)),
         }
     }
@@ -308,7 +308,7 @@ impl UserNode {
     async fn date_joined(&self, ctx: &Context<'_>) -> GqlResult<OffsetDateTime> {
         let loader = ctx.data::<DataLoader<UserLoader>>()?;
         let user = loader.load_one(self.id.clone()).await.map_err(resolver_error)?;
-        user.map(|user| user.date_joined).ok_or_else(|| resolver_error(shared::Error::NotFound))
+        user.map(|user| user.date_joined).ok_or_else(|| resolver_error(domain::Error::NotFound))
     }
 }
 

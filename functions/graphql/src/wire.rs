@@ -140,7 +140,7 @@ impl WireRequest {
         }
         let body = match shared::http::read_body(request, shared::http::DEFAULT_BODY_LIMIT).await {
             Ok(body) => body,
-            Err(shared::Error::PayloadTooLarge) => {
+            Err(domain::Error::PayloadTooLarge) => {
                 return Err(Answer::bad_request(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large."));
             }
             Err(_) => return Err(Answer::bad_request(StatusCode::BAD_REQUEST, "Could not read the request body.")),
@@ -220,14 +220,14 @@ impl Answer {
 
     /// A domain error met before execution (throttling, a bad token, the
     /// store): its own status and the contract's code.
-    pub fn from_error(error: &shared::Error) -> Self {
+    pub fn from_error(error: &domain::Error) -> Self {
         let (code, message, fields) = errors::classify(error);
         if code == INTERNAL {
             tracing::error!(error = %error, "request failed");
         }
         let mut answer = Self::new(error.status(), vec![error_object(code, &message, fields)]);
-        if let shared::Error::Throttled { retry_after_secs }
-        | shared::Error::ServiceUnavailable { retry_after_secs, .. } = error
+        if let domain::Error::Throttled { retry_after_secs }
+        | domain::Error::ServiceUnavailable { retry_after_secs, .. } = error
         {
             answer.retry_after = Some(*retry_after_secs);
         }

@@ -3,9 +3,9 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use shared::domain::catalog::Product;
+use domain::catalog::Product;
+use domain::{Error, FieldErrors, Result};
 use shared::pagination::{Page, envelope, parse_page_size, query_map, scope_of};
-use shared::{Error, FieldErrors, Result};
 
 use crate::OrdersState;
 

@@ -11,16 +11,16 @@ use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
-use shared::domain::order::{self, Order, OrderInput, OrderStatus, OrderView, ReceiptStatus, new_order_token};
-use shared::error::ErrorBody;
+use domain::error::ErrorBody;
+use domain::order::{self, Order, OrderInput, OrderStatus, OrderView, ReceiptStatus, new_order_token};
+use domain::{Error, FieldErrors, Result, ids, timefmt};
+use platform::telemetry;
 use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
 use shared::order_access::OrderAccess;
 use shared::pagination::{CursorCodec, Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
-use shared::store::{OrderRepository, ProductRepository, Table, UserRepository};
-use shared::telemetry;
 use shared::throttle::{self, Throttle};
 use shared::tokens::TokenService;
-use shared::{Error, FieldErrors, Result, ids, timefmt};
+use store::{OrderRepository, ProductRepository, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -93,7 +93,7 @@ async fn create_order(
             state.users.get(&me.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?.email
         }
         (None, None) => {
-            return Err(Error::Validation(FieldErrors::single("email", shared::domain::validate::REQUIRED)));
+            return Err(Error::Validation(FieldErrors::single("email", domain::validate::REQUIRED)));
         }
     };
     let (order_token, token_hash) = match caller {

@@ -14,14 +14,14 @@
 //!   receipt.
 //! - `ready`: nothing yet. `failed`: the order becomes `payment_failed`.
 
-use shared::domain::order::OrderHead;
-use shared::domain::payment::{PaymentFact, PaymentReport, Refusal};
-use shared::ids::is_plausible_id;
-use shared::receipts::ReceiptQueue;
+use domain::ids::is_plausible_id;
+use domain::order::OrderHead;
+use domain::payment::{PaymentFact, PaymentReport, Refusal};
+use domain::{Error, Result};
 use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, Settlement, SettlementTable, TableSettlement};
-use shared::store::portone_payments::PaymentAudit;
-use shared::store::{OrderRepository, PortOnePaymentRepository, Table};
-use shared::{Error, Result};
+use store::portone_payments::PaymentAudit;
+use store::receipts::ReceiptQueue;
+use store::{OrderRepository, PortOnePaymentRepository, Table};
 
 use crate::portone::{Payment, PortOneClient, PortOneError};
 
@@ -128,7 +128,7 @@ impl Confirmer {
             tracing::warn!(imp_uid, "the payment names no order of ours");
             return done(Outcome::UnknownOrder, false);
         };
-        shared::telemetry::record_correlation_id(&order.correlation_id);
+        platform::telemetry::record_correlation_id(&order.correlation_id);
         let (outcome, receipt_queued) = match payment.status.as_str() {
             "paid" => self.paid(&payment, &order).await?,
             "failed" => (self.failed(&payment, &order).await?, false),

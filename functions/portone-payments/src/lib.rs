@@ -15,16 +15,16 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use domain::error::ErrorBody;
+use domain::order::OrderView;
+use domain::validate::required_string;
+use domain::{Error, FieldErrors, Result};
+use platform::telemetry::aws_calls_so_far;
 use serde::{Deserialize, Serialize};
-use shared::domain::order::OrderView;
-use shared::domain::validate::required_string;
-use shared::error::ErrorBody;
 use shared::http::{ApiOptions, Json, api_layer, json_response};
 use shared::order_access::OrderAccess;
-use shared::telemetry::aws_calls_so_far;
 use shared::throttle::{self, ClientAddress, Throttle};
 use shared::tokens::TokenService;
-use shared::{Error, FieldErrors, Result};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -101,7 +101,7 @@ async fn complete_portone_payment(
     let imp_uid = required_string(&mut errors, "imp_uid", input.imp_uid, false);
     errors.into_result(())?;
     let order = access.open(&order_id, state.confirmer.orders.get_head(&order_id)).await?;
-    shared::telemetry::record_correlation_id(&order.correlation_id);
+    platform::telemetry::record_correlation_id(&order.correlation_id);
     let confirmation = state.confirmer.confirm(&imp_uid, Some(&order)).await?;
     let status = match confirmation.outcome {
         Outcome::Paid | Outcome::AlreadyPaid | Outcome::PaymentFailed | Outcome::FailureIgnored => StatusCode::OK,

@@ -1,14 +1,15 @@
 use std::sync::Arc;
 
+use domain::Error;
+use platform::config::{StoreSettings, TokenSettings, optional, required};
+use platform::{aws, telemetry};
 use portone_payments::confirm::Confirmer;
 use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, parse_allowed_sources, router};
-use shared::config::{StoreSettings, TokenSettings, optional, required};
-use shared::receipts::ReceiptQueue;
-use shared::store::Table;
 use shared::throttle::Throttle;
 use shared::tokens::TokenService;
-use shared::{Error, aws, telemetry};
+use store::Table;
+use store::receipts::ReceiptQueue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -38,14 +38,14 @@ pub enum PortOneError {
     Setup(String),
 }
 
-impl From<PortOneError> for shared::Error {
+impl From<PortOneError> for domain::Error {
     fn from(error: PortOneError) -> Self {
         match error {
-            PortOneError::Unavailable(detail) => shared::Error::ServiceUnavailable { detail, retry_after_secs: 5 },
+            PortOneError::Unavailable(detail) => domain::Error::ServiceUnavailable { detail, retry_after_secs: 5 },
             PortOneError::UnknownPayment(imp_uid) => {
-                shared::Error::BadRequest(format!("PortOne has no payment {imp_uid}."))
+                domain::Error::BadRequest(format!("PortOne has no payment {imp_uid}."))
             }
-            other => shared::Error::internal(other),
+            other => domain::Error::internal(other),
         }
     }
 }

@@ -4,12 +4,12 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use shared::domain::post::{Comment, CommentInput};
-use shared::error::ErrorBody;
+use domain::error::ErrorBody;
+use domain::post::{Comment, CommentInput};
+use domain::{FieldErrors, Result};
 use shared::http::{Authenticated, Json, MaybeAuthenticated, json_response};
 use shared::pagination::{Page, envelope, parse_page_size, query_map};
 use shared::posts::PageRequest;
-use shared::{FieldErrors, Result};
 
 use crate::{PostsState, created};
 

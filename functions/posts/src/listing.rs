@@ -4,12 +4,12 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use shared::domain::post::PostView;
-use shared::domain::post::{PostFilter, PostOrder};
+use domain::post::PostView;
+use domain::post::{PostFilter, PostOrder};
+use domain::{FieldErrors, Result};
 use shared::http::MaybeAuthenticated;
 use shared::pagination::{Page, envelope, parse_page_size, query_map};
 use shared::posts::PageRequest;
-use shared::{FieldErrors, Result};
 
 use crate::PostsState;
 
@@ -71,7 +71,7 @@ pub(crate) async fn list_posts(
     };
     let page_size = parse_page_size(params.get("page_size").map(String::as_str), &mut errors);
     if !errors.is_empty() {
-        return Err(shared::Error::Validation(errors));
+        return Err(domain::Error::Validation(errors));
     }
     let filter = PostFilter::new(
         params.get("author").map(String::as_str),

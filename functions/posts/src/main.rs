@@ -1,10 +1,10 @@
+use platform::config::{StoreSettings, TokenSettings};
+use platform::{aws, telemetry};
 use posts::{PostsState, router};
-use shared::config::{StoreSettings, TokenSettings};
 use shared::pagination::CursorCodec;
-use shared::store::Table;
 use shared::throttle::Throttle;
 use shared::tokens::TokenService;
-use shared::{aws, telemetry};
+use store::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

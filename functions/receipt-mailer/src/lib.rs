@@ -18,12 +18,12 @@ pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use domain::email::normalise_address;
+use domain::order::{Order, ReceiptMessage};
+use domain::timefmt;
 use lambda_runtime::LambdaEvent;
-use shared::domain::email::normalise_address;
-use shared::domain::order::{Order, ReceiptMessage};
-use shared::store::orders::ReceiptClaim;
-use shared::store::{OrderRepository, SuppressionRepository, Table};
-use shared::timefmt;
+use store::orders::ReceiptClaim;
+use store::{OrderRepository, SuppressionRepository, Table};
 
 /// Why a message was not handled; it will be delivered again.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,7 @@ pub enum MailerError {
     #[error("another delivery is sending this receipt")]
     HeldElsewhere,
     #[error("store: {0}")]
-    Store(#[from] shared::Error),
+    Store(#[from] domain::Error),
     #[error("ses: {0}")]
     Send(String),
     #[error("template: {0}")]
@@ -123,12 +123,12 @@ impl Mailer {
         let request: ReceiptMessage = serde_json::from_str(body).map_err(|e| MailerError::Malformed(e.to_string()))?;
         span.record("order_id", request.order_id.as_str());
         span.record("correlation_id", request.correlation_id.as_deref().unwrap_or_default());
-        if !shared::ids::is_plausible_id(&request.order_id) {
+        if !domain::ids::is_plausible_id(&request.order_id) {
             return Err(MailerError::Malformed("order_id is not an id".into()));
         }
         // One conditional write claims the send and returns the order with
         // its lines, or says why not: no read before it.
-        let claim_id = shared::ids::new_id();
+        let claim_id = domain::ids::new_id();
         let now = timefmt::now().unix_timestamp();
         let order =
             match self.orders.claim_receipt(&request.order_id, &claim_id, now, now + self.claim_lease_secs).await? {
@@ -143,7 +143,7 @@ impl Mailer {
                 ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
                 ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
             };
-        let to = shared::telemetry::mask_email(&order.email);
+        let to = platform::telemetry::mask_email(&order.email);
         let suppressed = match normalise_address(&order.email) {
             Some(address) => self.suppressions.is_suppressed(&address).await?,
             None => false,
@@ -188,7 +188,7 @@ impl Mailer {
             .send()
             .await
             .map_err(|e| {
-                MailerError::Send(shared::telemetry::mask_emails_in(
+                MailerError::Send(platform::telemetry::mask_emails_in(
                     &aws_sdk_sesv2::error::DisplayErrorContext(e).to_string(),
                 ))
             })?;

@@ -1,8 +1,8 @@
 use lambda_runtime::service_fn;
+use platform::config::{StoreSettings, optional, parse_or, required};
+use platform::{aws, telemetry};
 use receipt_mailer::Mailer;
-use shared::config::{StoreSettings, optional, parse_or, required};
-use shared::store::Table;
-use shared::{aws, telemetry};
+use store::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

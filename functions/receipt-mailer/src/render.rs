@@ -3,7 +3,7 @@
 //! into HTML are escaped first, and a placeholder left unfilled is an error
 //! (caught by the tests below, never by a customer).
 
-use shared::domain::order::Order;
+use domain::order::Order;
 
 use crate::MailerError;
 
@@ -118,7 +118,7 @@ pub fn format_amount(minor: i64, currency: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::domain::order::{OrderLine, OrderStatus, ReceiptStatus};
+    use domain::order::{OrderLine, OrderStatus, ReceiptStatus};
 
     fn order() -> Order {
         let at = time::macros::datetime!(2026-11-25 10:00 UTC);

@@ -5,10 +5,10 @@
 //! a user with a unique username and no password, in the same transaction
 //! as the identity.
 
-use shared::domain::email::normalise_address;
-use shared::domain::user::{USERNAME_MAX, USERNAME_MIN, User};
-use shared::store::{SocialRepository, UserRepository};
-use shared::{Error, Result, timefmt};
+use domain::email::normalise_address;
+use domain::user::{USERNAME_MAX, USERNAME_MIN, User};
+use domain::{Error, Result, timefmt};
+use store::{SocialRepository, UserRepository};
 
 use crate::ProviderIdentity;
 
@@ -69,7 +69,7 @@ pub async fn find_or_create(
         if users.username_taken(&username).await? {
             continue;
         }
-        let user = User { id: shared::ids::new_id(), username, email: email.clone(), date_joined: timefmt::now() };
+        let user = User { id: domain::ids::new_id(), username, email: email.clone(), date_joined: timefmt::now() };
         let identity_write = social.identity_write(provider, &identity.subject, &user.id)?;
         if users.create_with(&user, None, vec![identity_write]).await? {
             tracing::info!(provider, user_id = %user.id, "user created by social sign-in");
@@ -120,7 +120,7 @@ fn candidate(base: &str, attempt: usize) -> String {
     match attempt {
         0 => base.to_owned(),
         1..=2 => format!("{base}{}", attempt + 1),
-        _ => format!("{base}-{}", &shared::ids::new_id()[20..].to_lowercase()),
+        _ => format!("{base}-{}", &domain::ids::new_id()[20..].to_lowercase()),
     }
 }
 

@@ -3,8 +3,8 @@
 //! the account and `{api}/user/emails` for its primary verified email. Only
 //! that email counts: GitHub lets users add addresses they do not own.
 
+use domain::{Error, Result};
 use serde::Deserialize;
-use shared::{Error, Result};
 
 use crate::{ProviderIdentity, form_encode, provider_unavailable};
 

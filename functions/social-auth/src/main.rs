@@ -1,11 +1,12 @@
 use std::time::Duration;
 
-use shared::config::{StoreSettings, TokenSettings, required};
-use shared::store::Table;
+use domain::Error;
+use platform::config::{StoreSettings, TokenSettings, required};
+use platform::{aws, telemetry};
 use shared::throttle::Throttle;
 use shared::tokens::TokenService;
-use shared::{Error, aws, telemetry};
 use social_auth::{SocialState, providers, router};
+use store::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -6,10 +6,10 @@
 
 use std::sync::Mutex;
 
+use domain::{Error, Result};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use shared::{Error, Result};
 
 use crate::{ProviderIdentity, form_encode, provider_unavailable};
 

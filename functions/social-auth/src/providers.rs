@@ -11,7 +11,7 @@
 //! A provider whose settings are absent is simply not offered; one whose
 //! settings are half there stops start-up, naming what is missing.
 
-use shared::{Error, Result};
+use domain::{Error, Result};
 
 use crate::github::GitHub;
 use crate::oidc::OidcProvider;

@@ -15,11 +15,11 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use domain::{Error, Result, timefmt};
+use platform::telemetry::{AwsCalls, aws_calls_so_far};
 use sha2::{Digest, Sha256};
 use shared::http::{ApiOptions, RequestId, WEBHOOK_BODY_LIMIT, api_layer, json_response, read_body};
-use shared::store::stripe_events::Delivery;
-use shared::telemetry::{AwsCalls, aws_calls_so_far};
-use shared::{Error, Result, timefmt};
+use store::stripe_events::Delivery;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -79,7 +79,7 @@ pub struct Received {
     request_body(content = serde_json::Value, description = "A Stripe event, at most 1 MiB."),
     responses(
         (status = 200, description = "Recorded (and applied) once; redeliveries answer the same.", body = Received),
-        (status = 400, description = "The signature (or the event) is not valid.", body = shared::error::ErrorBody),
+        (status = 400, description = "The signature (or the event) is not valid.", body = domain::error::ErrorBody),
     ))]
 async fn receive_stripe_event(
     State(state): State<WebhookState>,
@@ -107,7 +107,7 @@ async fn receive_stripe_event(
         body_bytes: Some(body.len()),
     };
     if let Some(correlation_id) = &event.object.correlation_id {
-        shared::telemetry::record_correlation_id(correlation_id);
+        platform::telemetry::record_correlation_id(correlation_id);
     }
     let handled = state.processor.handle(&event, &delivery).await;
     log_event_completed(&event, &handled, started, &aws_calls_so_far());
@@ -159,7 +159,7 @@ mod tests {
             super::WebhookError::Signature("timestamp outside the tolerance"),
             super::WebhookError::Payload("x".into()),
         ] {
-            let error = shared::Error::from(error);
+            let error = domain::Error::from(error);
             assert_eq!(error.status().as_u16(), 400);
             assert!(!error.body().message.contains("tolerance"));
         }

@@ -1,7 +1,7 @@
-use shared::config::{StoreSettings, required};
-use shared::receipts::ReceiptQueue;
-use shared::store::Table;
-use shared::{aws, telemetry};
+use platform::config::{StoreSettings, required};
+use platform::{aws, telemetry};
+use store::Table;
+use store::receipts::ReceiptQueue;
 use stripe_webhook::process::Processor;
 use stripe_webhook::{WebhookState, router};
 

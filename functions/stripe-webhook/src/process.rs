@@ -15,13 +15,13 @@
 //! again (the mailer sends once), so a crash between 1 and 2 loses nothing.
 //! A paying event costs 2 calls (1 DynamoDB, 1 SQS); a duplicate 2 or 3.
 
-use shared::domain::order::{OrderStatus, ReceiptStatus};
-use shared::domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
-use shared::receipts::ReceiptQueue;
+use domain::order::{OrderStatus, ReceiptStatus};
+use domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
+use domain::{Error, Result};
 use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, SettlementTable, TableSettlement};
-use shared::store::stripe_events::{Delivery, Recorded};
-use shared::store::{OrderRepository, StripeEventRepository, Table};
-use shared::{Error, Result};
+use store::receipts::ReceiptQueue;
+use store::stripe_events::{Delivery, Recorded};
+use store::{OrderRepository, StripeEventRepository, Table};
 
 use crate::event::{CHARGE_REFUNDED, EventSummary, PAYMENT_FAILED, PAYMENT_SUCCEEDED};
 
@@ -192,7 +192,7 @@ impl Processor {
                     && order
                         .as_ref()
                         .is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
-                let verdict = judge(order.as_ref(), &report, shared::timefmt::now());
+                let verdict = judge(order.as_ref(), &report, domain::timefmt::now());
                 (Outcome::of(verdict, target), Some(order_id), receipt_due)
             }
         };

@@ -281,7 +281,7 @@ mod tests {
     /// and the same: a rename on one side alone fails here.
     #[test]
     fn the_shared_crate_spells_the_same_keys_as_the_template() {
-        use shared::store::keys;
+        use store::keys;
         let template = sam_template::Template::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
         let table = template.storage().unwrap().table;
         let gsi1 = table.indexes.iter().find(|i| i.name == keys::GSI1).unwrap();

@@ -2,14 +2,14 @@
 //! clients, built from the same environment the functions read (locally
 //! `infra/local.env`, through `infra/stack.sh tool`).
 
-use shared::store::Table;
+use store::Table;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Shared(#[from] shared::Error),
+    Shared(#[from] domain::Error),
     #[error("{path}: {reason}")]
     SeedFile { path: String, reason: String },
     #[error("sqs {operation}: {detail}")]
@@ -26,9 +26,9 @@ pub fn sqs_error<E: std::error::Error + 'static>(operation: &'static str, error:
 
 /// The table the functions use, with a call-counting client.
 pub async fn table() -> Result<Table, OpsError> {
-    let store = shared::config::StoreSettings::from_env()?;
-    let sdk = shared::aws::load_sdk_config().await;
-    Ok(Table::new(shared::aws::dynamodb_client(&sdk), store.table_name))
+    let store = platform::config::StoreSettings::from_env()?;
+    let sdk = platform::aws::load_sdk_config().await;
+    Ok(Table::new(platform::aws::dynamodb_client(&sdk), store.table_name))
 }
 
 pub fn sns_error<E: std::error::Error + 'static>(operation: &'static str, error: E) -> OpsError {
@@ -36,13 +36,13 @@ pub fn sns_error<E: std::error::Error + 'static>(operation: &'static str, error:
 }
 
 pub async fn sns() -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::new(&shared::aws::load_sdk_config().await)
+    aws_sdk_sns::Client::new(&platform::aws::load_sdk_config().await)
 }
 
 pub mod ses_events;
 
 pub async fn sqs() -> aws_sdk_sqs::Client {
-    shared::aws::sqs_client(&shared::aws::load_sdk_config().await)
+    platform::aws::sqs_client(&platform::aws::load_sdk_config().await)
 }
 
 /// Prints the error and gives the exit code for `main`.

@@ -6,12 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use super::{LedgerEntry, ReceiptSender, SettlementStore};
-use crate::Result;
-use crate::domain::order::{OrderHead, OrderStatus, ReceiptStatus};
-use crate::domain::payment::PaymentReport;
-use crate::store::keys;
-use crate::store::orders::Settled;
-use crate::timefmt;
+use domain::Result;
+use domain::order::{OrderHead, OrderStatus, ReceiptStatus};
+use domain::payment::PaymentReport;
+use domain::timefmt;
+use store::keys;
+use store::orders::Settled;
 
 #[derive(Debug, Default)]
 pub struct MemorySettlementStore {

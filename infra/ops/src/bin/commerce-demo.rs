@@ -11,8 +11,8 @@
 use std::time::{Duration, Instant};
 
 use commerce_ops::{OpsError, exit_with};
+use platform::config::{optional, required};
 use serde_json::{Value, json};
-use shared::config::{optional, required};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {

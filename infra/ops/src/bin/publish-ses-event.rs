@@ -5,7 +5,7 @@
 
 use commerce_ops::ses_events::{Kind, notification};
 use commerce_ops::{OpsError, exit_with, sns, sns_error};
-use shared::config::required;
+use platform::config::required;
 
 const USAGE: &str = "usage: publish-ses-event bounce|transient|complaint|delivery EMAIL...";
 

@@ -8,7 +8,7 @@
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use commerce_ops::{OpsError, exit_with, sqs, sqs_error};
-use shared::config::required;
+use platform::config::required;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {

@@ -8,15 +8,15 @@
 use std::time::Instant;
 
 use commerce_ops::{OpsError, exit_with, sqs, table};
-use shared::config::required;
-use shared::receipts::ReceiptQueue;
-use shared::store::stripe_events::Delivery;
-use shared::telemetry::count_aws_calls;
+use platform::config::required;
+use platform::telemetry::count_aws_calls;
+use store::receipts::ReceiptQueue;
+use store::stripe_events::Delivery;
 use stripe_webhook::process::Processor;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    shared::telemetry::init();
+    platform::telemetry::init();
     exit_with(run().await, "replay-stripe-event")
 }
 
@@ -33,7 +33,7 @@ async fn run() -> Result<(), OpsError> {
         .await?
         .ok_or_else(|| OpsError::Usage(format!("replay-stripe-event: no event {event_id} was recorded")))?;
     let event: stripe_webhook::event::EventSummary =
-        serde_json::from_str(&stored.summary).map_err(shared::Error::internal)?;
+        serde_json::from_str(&stored.summary).map_err(domain::Error::internal)?;
     let delivery = Delivery {
         request_id: format!("replay-{}", ulid::Ulid::new()),
         source: "replay",

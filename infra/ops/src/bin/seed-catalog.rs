@@ -5,9 +5,9 @@
 //! (mark them `"active": false` to stop selling them).
 
 use commerce_ops::{OpsError, exit_with, table};
-use shared::domain::catalog::Product;
-use shared::store::ProductRepository;
-use shared::store::products::Upserted;
+use domain::catalog::Product;
+use store::ProductRepository;
+use store::products::Upserted;
 
 const DEFAULT_FILE: &str = "infra/seed/products.json";
 

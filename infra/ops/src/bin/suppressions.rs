@@ -2,7 +2,7 @@
 //! bounce or a complaint put them there), with what SES reported of each.
 
 use commerce_ops::{OpsError, exit_with, table};
-use shared::store::SuppressionRepository;
+use store::SuppressionRepository;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {

@@ -3,8 +3,8 @@
 //! stay; running it again says it was not on the list.
 
 use commerce_ops::{OpsError, exit_with, table};
-use shared::domain::email::normalise_address;
-use shared::store::SuppressionRepository;
+use domain::email::normalise_address;
+use store::SuppressionRepository;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {

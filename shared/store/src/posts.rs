@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::{
 use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
-use crate::domain::post::{Author, Comment, DETAIL_COMMENTS, Post, PostChanges, PostFilter, PostOrder};
-use crate::domain::user::Principal;
-use crate::domain::user::username_key;
-use crate::{Error, Result, timefmt};
+use domain::post::{Author, Comment, DETAIL_COMMENTS, Post, PostChanges, PostFilter, PostOrder};
+use domain::user::Principal;
+use domain::user::username_key;
+use domain::{Error, Result, timefmt};
 
 const POST_POSITION: &[&str] = &[keys::PK, keys::SK];
 const FEED_BY_CREATION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
@@ -107,7 +107,7 @@ impl Listing {
     /// carry such positions, not index keys, so a link works for any caller
     /// (whose listing may read another index).
     fn start_key(&self, position: &PositionKey) -> Result<PositionKey> {
-        let invalid = || Error::Validation(crate::FieldErrors::single("cursor", "Invalid cursor."));
+        let invalid = || Error::Validation(domain::FieldErrors::single("cursor", "Invalid cursor."));
         let id = position.get("id").ok_or_else(invalid)?;
         let sort = if self.by_title() {
             keys::title_order(position.get("title").ok_or_else(invalid)?, id)

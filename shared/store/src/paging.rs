@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, Table, sdk_error};
-use crate::Result;
+use domain::Result;
 
 /// Which way a listing is read: in its index's order, or against it (a
 /// `previous` page). Cursors carry it, spelled `f` / `b`.
@@ -79,7 +79,7 @@ pub async fn read_page(
     if let Some(position) = start {
         // A cursor may only name attributes this listing positions by.
         if position.keys().any(|k| !spec.key_attributes.contains(&k.as_str())) {
-            return Err(crate::Error::Validation(crate::FieldErrors::single("cursor", "Invalid cursor.")));
+            return Err(domain::Error::Validation(domain::FieldErrors::single("cursor", "Invalid cursor.")));
         }
     }
     for _ in 0..MAX_QUERY_CALLS_PER_PAGE {

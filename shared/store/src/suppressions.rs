@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::{Item, ItemReader, Table, condition_failed, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
-use crate::{Error, Result, timefmt};
+use domain::{Error, Result, timefmt};
 
 /// How long a handled notification's id is remembered: longer than SQS
 /// keeps a message (14 days at most), so a redelivery is always known.

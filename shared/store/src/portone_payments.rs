@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 use super::{Table, condition_failed, item_with_key, keys, n, s, sdk_error};
-use crate::{Error, Result, timefmt};
+use domain::{Error, Result, timefmt};
 
 /// A payment as PortOne reported it, and what it came to here.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
 
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
-use crate::{Error, Result};
+use domain::{Error, Result};
 
 /// A sign-in started and not yet finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl SocialRepository {
         item.insert("provider".into(), s(provider));
         item.insert("subject".into(), s(subject));
         item.insert("user_id".into(), s(user_id));
-        item.insert("linked_at".into(), s(crate::timefmt::rfc3339(crate::timefmt::now())));
+        item.insert("linked_at".into(), s(domain::timefmt::rfc3339(domain::timefmt::now())));
         let put = Put::builder()
             .table_name(&self.table.name)
             .set_item(Some(item))

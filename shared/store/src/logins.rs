@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
-use crate::Result;
-use crate::domain::user::IssuedRefresh;
+use domain::Result;
+use domain::user::IssuedRefresh;
 
 /// What became of a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

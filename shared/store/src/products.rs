@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
-use crate::Result;
-use crate::domain::catalog::Product;
+use domain::Result;
+use domain::catalog::Product;
 
 /// What the seed did to one product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl ProductRepository {
             Some(_) => Upserted::Updated,
             None => Upserted::Created,
         };
-        let now = crate::timefmt::rfc3339(crate::timefmt::now());
+        let now = domain::timefmt::rfc3339(domain::timefmt::now());
         let mut item = item_with_key(keys::product(&product.id));
         let (gsi1pk, gsi1sk) = keys::product_in_catalog(&product.id);
         item.insert("id".into(), s(&product.id));

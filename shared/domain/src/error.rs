@@ -1,10 +1,11 @@
-//! The crate's one error type and the only place it becomes an HTTP response
-//! in the contract's error format: `{"code", "message", "errors"}`.
+//! The one error type of the layers below the web, and the only place it
+//! becomes the contract's error format: `{"code", "message", "errors"}`.
+//! With the `axum` feature (the web layer's), it is also an axum response:
+//! Rust lets only this crate give its type that trait.
 
 use std::collections::BTreeMap;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use serde::Serialize;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -162,23 +163,61 @@ pub struct ErrorBody {
     pub errors: Option<FieldErrors>,
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+#[cfg(feature = "axum")]
+pub use response::json_response;
+
+#[cfg(feature = "axum")]
+mod response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use serde::Serialize;
+
+    use super::{Error, JSON_CONTENT_TYPE};
+
+    /// Serialises `value` with the contract's content type.
+    pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => {
+                let mut response = (status, bytes).into_response();
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+                response
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "response serialisation failed");
+                let mut response = (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    r#"{"code":"internal_error","message":"A server error occurred.","errors":null}"#,
+                )
+                    .into_response();
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+                response
+            }
         }
-        let mut response = crate::http::json_response(status, &self.body());
-        if let Some(seconds) = self.retry_after() {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+
+    impl IntoResponse for Error {
+        fn into_response(self) -> Response {
+            let status = self.status();
+            if status.is_server_error() {
+                tracing::error!(error = %self, "request failed");
+            }
+            let mut response = json_response(status, &self.body());
+            if let Some(seconds) = self.retry_after() {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            response
         }
-        response
     }
 }
 
-#[cfg(test)]
+/// The content type of every JSON answer.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+#[cfg(all(test, feature = "axum"))]
 mod tests {
     use super::*;
+    use axum::http::header;
+    use axum::response::IntoResponse;
 
     async fn body_json(error: Error) -> (StatusCode, Option<String>, serde_json::Value) {
         let response = error.into_response();

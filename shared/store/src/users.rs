@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::{ItemReader, Table, item_with_key, keys, s};
-use crate::domain::user::{User, username_key};
-use crate::{Error, FieldErrors, Result};
+use domain::user::{User, username_key};
+use domain::{Error, FieldErrors, Result};
 
 /// A user as stored, with what only sign-in may see.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl UserRepository {
         profile.insert("username".into(), s(&user.username));
         profile.insert("username_key".into(), s(&username_key));
         profile.insert("email".into(), s(&user.email));
-        profile.insert("date_joined".into(), s(crate::timefmt::rfc3339(user.date_joined)));
+        profile.insert("date_joined".into(), s(domain::timefmt::rfc3339(user.date_joined)));
         profile.insert(keys::GSI1_PK.into(), s(gsi1pk));
         profile.insert(keys::GSI1_SK.into(), s(gsi1sk));
         if let Some(hash) = password_hash {

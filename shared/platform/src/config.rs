@@ -5,7 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::{Error, Result};
+use domain::{Error, Result};
 
 /// A variable that must be present and non-empty.
 pub fn required(name: &'static str) -> Result<String> {

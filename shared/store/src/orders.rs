@@ -13,9 +13,9 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, RawPage};
 use super::{Item, ItemReader, Table, condition_failed, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
-use crate::domain::order::{Order, OrderHead, OrderLine, OrderStatus, ReceiptStatus};
-use crate::domain::payment::{PaymentReport, StatusChange};
-use crate::{Error, Result, timefmt};
+use domain::order::{Order, OrderHead, OrderLine, OrderStatus, ReceiptStatus};
+use domain::payment::{PaymentReport, StatusChange};
+use domain::{Error, Result, timefmt};
 
 /// The attributes that position an item in a customer's order list.
 const ORDER_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
@@ -147,7 +147,7 @@ impl OrderRepository {
         page_size: usize,
     ) -> Result<ListPage<Order>> {
         if start.is_some_and(|p| p.keys().any(|k| !ORDER_POSITION.contains(&k.as_str()))) {
-            return Err(Error::Validation(crate::FieldErrors::single("cursor", "Invalid cursor.")));
+            return Err(Error::Validation(domain::FieldErrors::single("cursor", "Invalid cursor.")));
         }
         // Newest first is the index's descending order.
         let read_forward = direction == Direction::Backward;

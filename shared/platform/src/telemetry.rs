@@ -116,7 +116,7 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let mut line = Map::new();
-        line.insert("time".into(), Value::from(crate::timefmt::rfc3339(crate::timefmt::now())));
+        line.insert("time".into(), Value::from(domain::timefmt::rfc3339(domain::timefmt::now())));
         line.insert("level".into(), Value::from(level_name(*event.metadata().level())));
         line.insert("target".into(), Value::from(event.metadata().target()));
         if let Some(scope) = ctx.event_scope(event) {

@@ -2,8 +2,8 @@
 //! payment provider said so. The mailer sends at most once per order, so
 //! queueing the same order again (a redelivered event, a retry) is safe.
 
-use crate::domain::order::ReceiptMessage;
-use crate::{Error, Result};
+use domain::order::ReceiptMessage;
+use domain::{Error, Result};
 
 /// Where receipts go: the mailer's queue.
 #[derive(Debug, Clone)]

@@ -300,7 +300,7 @@ impl PostFilter {
 mod tests {
     use super::*;
     use crate::Error;
-    use crate::http::parse_json;
+    use crate::json::parse_json;
 
     fn validate(json: &str, mode: WriteMode) -> Result<PostChanges> {
         parse_json::<PostInput>(json.as_bytes())?.validate(mode)

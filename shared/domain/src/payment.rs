@@ -168,7 +168,7 @@ impl StatusChange<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::order::ReceiptStatus;
+    use crate::order::ReceiptStatus;
     use OrderStatus::*;
 
     fn order(status: OrderStatus, paid_by: Option<&str>) -> OrderHead {

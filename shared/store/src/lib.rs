@@ -8,6 +8,8 @@ pub mod paging;
 pub mod portone_payments;
 pub mod posts;
 pub mod products;
+#[cfg(feature = "sqs")]
+pub mod receipts;
 pub mod social;
 pub mod stripe_events;
 pub mod suppressions;
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes};
 
-use crate::Error;
+use domain::Error;
 
 pub use logins::{LoginRepository, RefreshCheck};
 pub use orders::OrderRepository;
@@ -213,7 +215,7 @@ impl ItemReader<'_> {
 
     pub fn time(&self, name: &str) -> Result<time::OffsetDateTime, Error> {
         let text = self.string(name)?;
-        crate::timefmt::parse_rfc3339(&text)
+        domain::timefmt::parse_rfc3339(&text)
             .ok_or_else(|| Error::internal(format!("item attribute {name} is not a time")))
     }
 }

@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 use super::{Item, ItemReader, Table, condition_failed, item_with_key, keys, n, s, sdk_error};
-use crate::{Error, Result, timefmt};
+use domain::{Error, Result, timefmt};
 
 /// How long delivery audit items are kept.
 const DELIVERY_RETENTION_SECS: i64 = 90 * 24 * 3600;
@@ -151,7 +151,7 @@ impl StripeEventRepository {
 
 fn delivery_item(event_id: &str, outcome: &str, delivery: &Delivery) -> Item {
     let now = timefmt::now();
-    let mut item = item_with_key(keys::stripe_event_delivery(event_id, &crate::ids::new_id_at(now)));
+    let mut item = item_with_key(keys::stripe_event_delivery(event_id, &domain::ids::new_id_at(now)));
     item.insert("event_id".into(), s(event_id));
     item.insert("request_id".into(), s(&delivery.request_id));
     item.insert("source".into(), s(delivery.source));
