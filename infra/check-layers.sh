@@ -19,7 +19,8 @@ allowed = {
     "platform": {"domain"},
     "store": {"domain"},
     "services": {"domain", "platform", "store"},
-    "web": {"domain", "platform", "services"},
+    # The throttle middleware keeps its counters in the table.
+    "web": {"domain", "platform", "services", "store"},
 }
 # Functions not yet moved onto the services: this list only shrinks.
 not_yet = {"auth", "social-auth", "posts", "orders", "create-payment-intent", "stripe-webhook",

@@ -12,12 +12,12 @@ use domain::password::{hash_password, verify_against_nothing, verify_password};
 use domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
 use domain::{Error, Result, timefmt};
 use serde::Serialize;
-use shared::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
-use shared::throttle::{self, ClientAddress, Throttle};
-use shared::tokens::{TokenService, TokenType};
+use services::tokens::{TokenService, TokenType};
 use store::{LoginRepository, RefreshCheck, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
+use web::throttle::{self, ClientAddress, Throttle};
 
 /// Everything a request needs, built once per instance in `main`.
 #[derive(Clone)]

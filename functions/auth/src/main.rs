@@ -1,9 +1,9 @@
 use auth::{AuthState, router};
 use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
-use shared::throttle::Throttle;
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use store::Table;
+use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

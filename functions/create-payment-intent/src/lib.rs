@@ -21,15 +21,15 @@ use domain::order::OrderHead;
 use domain::validate::required_string;
 use domain::{Error, FieldErrors, Result};
 use serde::{Deserialize, Serialize};
-use shared::http::{ApiOptions, Json, api_layer, json_response};
-use shared::order_access::OrderAccess;
-use shared::throttle::{self, Throttle};
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use store::orders::IntentRecord;
 use store::{OrderRepository, Table};
 use stripe::{PaymentIntent, StripeClient};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, Json, api_layer, json_response};
+use web::order_access::OrderAccess;
+use web::throttle::{self, Throttle};
 
 /// The header a guest presents their order token in.
 

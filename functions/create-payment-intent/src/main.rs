@@ -2,9 +2,9 @@ use create_payment_intent::stripe::StripeClient;
 use create_payment_intent::{IntentState, router};
 use platform::config::{StoreSettings, TokenSettings, required};
 use platform::{aws, telemetry};
-use shared::throttle::Throttle;
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use store::Table;
+use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

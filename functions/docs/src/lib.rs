@@ -8,9 +8,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use domain::Error;
 use domain::error::ErrorBody;
-use shared::http::{ApiOptions, api_layer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, api_layer};
 
 /// The document as committed (`make openapi` writes it from the code; a
 /// test fails when the two differ).

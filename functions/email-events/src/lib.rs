@@ -42,7 +42,7 @@ pub enum Handled {
     DeadLettered,
 }
 
-impl shared::batch::Outcome for Handled {
+impl web::batch::Outcome for Handled {
     fn as_str(&self) -> &'static str {
         match self {
             Self::Suppressed => "suppressed",
@@ -77,8 +77,8 @@ impl EmailEvents {
                 kind = tracing::field::Empty,
             )
         };
-        let failed = shared::handle_each_message!(messages, span_for, |message| self.handle_message(message));
-        Ok(shared::batch::response(failed))
+        let failed = web::handle_each_message!(messages, span_for, |message| self.handle_message(message));
+        Ok(web::batch::response(failed))
     }
 
     async fn handle_message(&self, message: &SqsMessage) -> Result<Handled, EmailEventsError> {

@@ -18,14 +18,14 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use shared::http::{ApiOptions, api_layer, principal_from_headers};
-use shared::pagination::CursorCodec;
-use shared::posts::PostService;
-use shared::throttle::{ClientAddress, Throttle};
-use shared::tokens::TokenService;
+use services::posts::PostService;
+use services::tokens::TokenService;
 use store::{PostRepository, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, api_layer, principal_from_headers};
+use web::pagination::CursorCodec;
+use web::throttle::{ClientAddress, Throttle};
 
 pub use persisted::{ALLOWLIST_JSON, sha256_hex};
 pub use schema::sdl;
@@ -127,7 +127,7 @@ async fn graphql_get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let params = shared::pagination::query_map(raw.as_deref());
+    let params = web::pagination::query_map(raw.as_deref());
     let asks_nothing = !params.contains_key("query") && !params.contains_key("extensions");
     if asks_nothing && ide::wants_page(&headers) {
         return if state.ide { ide::page() } else { not_found() };

@@ -15,7 +15,7 @@ use async_graphql::parser::types::{
     TypeSystemDefinition,
 };
 use async_graphql_value::Value;
-use shared::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checked_page_size};
+use web::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, checked_page_size};
 
 pub const MAX_DEPTH: usize = 8;
 pub const MAX_COMPLEXITY: u64 = 1_000;

@@ -27,5 +27,5 @@ pub fn per_request(users: UserRepository) -> DataLoader<UserLoader> {
     // The batch runs as a task of its own; it stays part of this request
     // (its calls counted, its log lines under the request's span).
     DataLoader::new(UserLoader { users }, |batch| tokio::spawn(platform::telemetry::in_this_request(batch)))
-        .max_batch_size(shared::pagination::MAX_PAGE_SIZE * 10)
+        .max_batch_size(web::pagination::MAX_PAGE_SIZE * 10)
 }

@@ -1,10 +1,10 @@
 use graphql::{GraphqlOptions, GraphqlState, router};
 use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
-use shared::pagination::CursorCodec;
-use shared::throttle::Throttle;
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use store::Table;
+use web::pagination::CursorCodec;
+use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -10,10 +10,10 @@ use async_graphql::{
 };
 use domain::field::Field;
 use domain::post::{self, CommentInput, DETAIL_COMMENTS, PostFilter, PostInput};
-use shared::pagination::{DEFAULT_PAGE_SIZE, Direction, checked_page_size, page_size_range_message};
-use shared::posts::{PageRequest, PostService};
-use shared::tokens::Principal;
+use services::posts::{PageRequest, PostService};
+use services::tokens::Principal;
 use time::OffsetDateTime;
+use web::pagination::{DEFAULT_PAGE_SIZE, Direction, checked_page_size, page_size_range_message};
 
 use crate::errors::{field_error, resolver_error};
 use crate::loader::UserLoader;

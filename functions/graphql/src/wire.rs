@@ -132,13 +132,13 @@ impl WireRequest {
     /// A POST of `application/json`, at most 64 KiB.
     pub async fn from_post(request: Request) -> Result<Self, Answer> {
         let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
-        if !content_type.as_ref().is_some_and(shared::http::is_json) {
+        if !content_type.as_ref().is_some_and(web::http::is_json) {
             return Err(Answer::bad_request(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Send the request as application/json.",
             ));
         }
-        let body = match shared::http::read_body(request, shared::http::DEFAULT_BODY_LIMIT).await {
+        let body = match web::http::read_body(request, web::http::DEFAULT_BODY_LIMIT).await {
             Ok(body) => body,
             Err(domain::Error::PayloadTooLarge) => {
                 return Err(Answer::bad_request(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large."));
@@ -194,7 +194,7 @@ impl Answer {
                 media,
                 errors::BAD_USER_INPUT,
                 "Invalid input.",
-                Some(json!({ "first": [shared::pagination::page_size_range_message()] })),
+                Some(json!({ "first": [web::pagination::page_size_range_message()] })),
             ),
             Refusal::TooDeep { depth } => Self::request_error(
                 media,

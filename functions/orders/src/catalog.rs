@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use domain::catalog::Product;
 use domain::{Error, FieldErrors, Result};
-use shared::pagination::{Page, envelope, parse_page_size, query_map, scope_of};
+use web::pagination::{Page, envelope, parse_page_size, query_map, scope_of};
 
 use crate::OrdersState;
 

@@ -15,14 +15,14 @@ use domain::error::ErrorBody;
 use domain::order::{self, Order, OrderInput, OrderStatus, OrderView, ReceiptStatus, new_order_token};
 use domain::{Error, FieldErrors, Result, ids, timefmt};
 use platform::telemetry;
-use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
-use shared::order_access::OrderAccess;
-use shared::pagination::{CursorCodec, Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
-use shared::throttle::{self, Throttle};
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use store::{OrderRepository, ProductRepository, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
+use web::order_access::OrderAccess;
+use web::pagination::{CursorCodec, Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
+use web::throttle::{self, Throttle};
 
 /// The header a guest presents their order token in.
 

@@ -18,7 +18,7 @@ use domain::ids::is_plausible_id;
 use domain::order::OrderHead;
 use domain::payment::{PaymentFact, PaymentReport, Refusal};
 use domain::{Error, Result};
-use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, Settlement, SettlementTable, TableSettlement};
+use services::settlement::{Effect, LedgerEntry, PaymentSettlement, Settlement, SettlementTable, TableSettlement};
 use store::portone_payments::PaymentAudit;
 use store::receipts::ReceiptQueue;
 use store::{OrderRepository, PortOnePaymentRepository, Table};

@@ -21,12 +21,12 @@ use domain::validate::required_string;
 use domain::{Error, FieldErrors, Result};
 use platform::telemetry::aws_calls_so_far;
 use serde::{Deserialize, Serialize};
-use shared::http::{ApiOptions, Json, api_layer, json_response};
-use shared::order_access::OrderAccess;
-use shared::throttle::{self, ClientAddress, Throttle};
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, Json, api_layer, json_response};
+use web::order_access::OrderAccess;
+use web::throttle::{self, ClientAddress, Throttle};
 
 use crate::confirm::{Confirmation, Confirmer, Outcome};
 

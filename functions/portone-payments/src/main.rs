@@ -6,10 +6,10 @@ use platform::{aws, telemetry};
 use portone_payments::confirm::Confirmer;
 use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, parse_allowed_sources, router};
-use shared::throttle::Throttle;
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use store::Table;
 use store::receipts::ReceiptQueue;
+use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

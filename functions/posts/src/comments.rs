@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use domain::error::ErrorBody;
 use domain::post::{Comment, CommentInput};
 use domain::{FieldErrors, Result};
-use shared::http::{Authenticated, Json, MaybeAuthenticated, json_response};
-use shared::pagination::{Page, envelope, parse_page_size, query_map};
-use shared::posts::PageRequest;
+use services::posts::PageRequest;
+use web::http::{Authenticated, Json, MaybeAuthenticated, json_response};
+use web::pagination::{Page, envelope, parse_page_size, query_map};
 
 use crate::{PostsState, created};
 

@@ -15,14 +15,14 @@ use axum::response::{IntoResponse, Response};
 use domain::Result;
 use domain::error::ErrorBody;
 use domain::post::{NewPost, PostInput, PostView, WriteMode};
-use shared::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
-use shared::pagination::{CursorCodec, absolute_url};
-use shared::posts::PostService;
-use shared::throttle::{self, Throttle};
-use shared::tokens::TokenService;
+use services::posts::PostService;
+use services::tokens::TokenService;
 use store::{PostRepository, Table};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
+use web::pagination::{CursorCodec, absolute_url};
+use web::throttle::{self, Throttle};
 
 #[derive(Clone)]
 pub struct PostsState {

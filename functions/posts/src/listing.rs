@@ -7,9 +7,9 @@ use axum::response::Response;
 use domain::post::PostView;
 use domain::post::{PostFilter, PostOrder};
 use domain::{FieldErrors, Result};
-use shared::http::MaybeAuthenticated;
-use shared::pagination::{Page, envelope, parse_page_size, query_map};
-use shared::posts::PageRequest;
+use services::posts::PageRequest;
+use web::http::MaybeAuthenticated;
+use web::pagination::{Page, envelope, parse_page_size, query_map};
 
 use crate::PostsState;
 

@@ -53,7 +53,7 @@ pub enum Delivered {
     Suppressed,
 }
 
-impl shared::batch::Outcome for Delivered {
+impl web::batch::Outcome for Delivered {
     fn as_str(&self) -> &'static str {
         match self {
             Self::Sent => "sent",
@@ -110,8 +110,8 @@ impl Mailer {
                 receive_count = tracing::field::Empty,
             )
         };
-        let failed = shared::handle_each_message!(messages, span_for, |message| self.handle_message(message));
-        Ok(shared::batch::response(failed))
+        let failed = web::handle_each_message!(messages, span_for, |message| self.handle_message(message));
+        Ok(web::batch::response(failed))
     }
 
     async fn handle_message(&self, message: &SqsMessage) -> Result<Delivered, MailerError> {

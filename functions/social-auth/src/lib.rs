@@ -28,14 +28,14 @@ use domain::validate::required_string;
 use domain::{Error, FieldErrors, Result, timefmt};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use services::tokens::TokenService;
 use sha2::{Digest, Sha256};
-use shared::http::{ApiOptions, Json, api_layer, json_response};
-use shared::throttle::{self, Throttle};
-use shared::tokens::TokenService;
 use store::social::PendingSignIn;
 use store::{LoginRepository, SocialRepository, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use web::http::{ApiOptions, Json, api_layer, json_response};
+use web::throttle::{self, Throttle};
 
 use crate::providers::Provider;
 

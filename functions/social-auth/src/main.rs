@@ -3,10 +3,10 @@ use std::time::Duration;
 use domain::Error;
 use platform::config::{StoreSettings, TokenSettings, required};
 use platform::{aws, telemetry};
-use shared::throttle::Throttle;
-use shared::tokens::TokenService;
+use services::tokens::TokenService;
 use social_auth::{SocialState, providers, router};
 use store::Table;
+use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

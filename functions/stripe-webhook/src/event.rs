@@ -78,7 +78,7 @@ impl EventSummary {
                 correlation_id: object
                     .pointer("/metadata/correlation_id")
                     .and_then(text)
-                    .filter(|c| shared::http::RequestId::is_well_formed(c)),
+                    .filter(|c| web::http::RequestId::is_well_formed(c)),
             },
         })
     }

@@ -18,7 +18,7 @@
 use domain::order::{OrderStatus, ReceiptStatus};
 use domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
 use domain::{Error, Result};
-use shared::settlement::{Effect, LedgerEntry, PaymentSettlement, SettlementTable, TableSettlement};
+use services::settlement::{Effect, LedgerEntry, PaymentSettlement, SettlementTable, TableSettlement};
 use store::receipts::ReceiptQueue;
 use store::stripe_events::{Delivery, Recorded};
 use store::{OrderRepository, StripeEventRepository, Table};

@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 
-use crate::tokens::{Principal, TokenService};
 use domain::{Error, Result};
 use platform::telemetry::as_throttle_calls;
+use services::tokens::{Principal, TokenService};
 use store::{ItemReader, Table, key_of, keys, n, sdk_error};
 
 /// The production defaults of the contract.

@@ -12,10 +12,10 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use crate::http::MaybeAuthenticated;
-use crate::tokens::{Principal, TokenService};
 use domain::ids::is_plausible_id;
 use domain::order::ReadableOrder;
 use domain::{Error, Result};
+use services::tokens::{Principal, TokenService};
 
 /// The header a guest presents its order token in (the token comes in the
 /// order's 201).

@@ -6,7 +6,7 @@
 //! Entry points parse their own wire format into these calls and render
 //! what comes back; none of them decides visibility or permission itself.
 
-use crate::pagination::{CursorCodec, Direction, scope_of};
+use crate::cursors::{CursorCodec, Direction, scope_of};
 use crate::tokens::Principal;
 use domain::post::{Author, Comment, CommentInput, Post, PostFilter, PostInput, PostOrder, WriteMode};
 use domain::{Error, Result, timefmt};

@@ -32,6 +32,11 @@ impl MemorySettlementStore {
         self.orders.lock().unwrap()[order_id].clone()
     }
 
+    /// Records `entry` as an adapter does with a report the order refused.
+    pub fn record_refused(&self, entry: &LedgerEntry<'_>) {
+        self.ledger.lock().unwrap().insert(Self::ledger_key(entry));
+    }
+
     fn ledger_key(entry: &LedgerEntry<'_>) -> (String, String) {
         match entry {
             LedgerEntry::StripeEvent { event_id, .. } => keys::stripe_event(event_id),

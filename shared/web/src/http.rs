@@ -15,9 +15,9 @@ use lambda_http::RequestExt;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::tokens::{Principal, TokenService};
 use domain::Error;
 use platform::telemetry::{self, AwsCalls};
+use services::tokens::{Principal, TokenService};
 
 /// The contract's limit for ordinary request bodies (webhooks use 1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

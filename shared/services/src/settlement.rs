@@ -18,7 +18,7 @@ use std::future::Future;
 
 use domain::Result;
 use domain::order::{OrderHead, OrderStatus};
-use domain::payment::{PaymentReport, Refusal, Verdict, judge};
+use domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
 use domain::timefmt;
 use store::orders::Settled;
 use store::portone_payments::PaymentAudit;
@@ -128,7 +128,7 @@ impl Settlement {
     /// Money the adapter must give back at its provider, and why.
     pub fn give_back(&self) -> Option<Refusal> {
         match self.effect {
-            Effect::Repeated(Verdict::GiveBack(why)) | Effect::Refused(Verdict::GiveBack(why)) => Some(why),
+            Effect::Refused(Verdict::GiveBack(why)) => Some(why),
             _ => None,
         }
     }
@@ -184,13 +184,13 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
                 Ok(Settlement { effect: Effect::Applied(status), receipt_queued })
             }
             Settled::Seen { order } => {
-                // The ledger says it was done; an order that could still
-                // take it was moved by something else since.
-                let verdict = match order.as_ref().map(|order| judge(Some(order), report, now)) {
-                    Some(Verdict::Apply(_)) | None => Verdict::AlreadyDone { requeue_receipt: false },
-                    Some(verdict) => verdict,
-                };
-                self.not_applied(Effect::Repeated(verdict), order.as_ref()).await
+                // The ledger holds this report: whatever it meant was done
+                // (or given back) when it was first recorded, so a replay is
+                // never judged again, which could give money back twice. It
+                // only mends a receipt a crash may have lost.
+                let requeue_receipt = report.fact == PaymentFact::Succeeded
+                    && order.as_ref().is_some_and(|order| order.receipt_needs_requeue(now));
+                self.not_applied(Effect::Repeated(Verdict::AlreadyDone { requeue_receipt }), order.as_ref()).await
             }
             Settled::Refused { order } => {
                 let verdict = match judge(order.as_ref(), report, now) {
@@ -236,7 +236,6 @@ mod tests {
     use super::memory::{MemorySettlementStore, RecordedReceipts};
     use super::*;
     use domain::order::ReceiptStatus;
-    use domain::payment::PaymentFact;
 
     type Service = PaymentSettlement<MemorySettlementStore, RecordedReceipts>;
 
@@ -315,6 +314,20 @@ mod tests {
         assert_eq!(again.effect, Effect::Repeated(Verdict::AlreadyDone { requeue_receipt: true }));
         assert!(again.receipt_queued);
         assert_eq!(service.receipts.sent(), ["o1", "o1"]);
+    }
+
+    #[tokio::test]
+    async fn a_replayed_report_is_never_given_back_again() {
+        let service = service([order("o1", OrderStatus::Pending)]);
+        let first = report("evt_1", "pi_1", PaymentFact::Succeeded);
+        service.settle(&stripe_entry("evt_1"), "o1", "corr", &first, None).await.unwrap();
+        let second = report("evt_2", "pi_2", PaymentFact::Succeeded);
+        let refused = service.settle(&stripe_entry("evt_2"), "o1", "corr", &second, None).await.unwrap();
+        assert_eq!(refused.give_back(), Some(Refusal::DuplicatePayment));
+        service.store.record_refused(&stripe_entry("evt_2"));
+        let replay = service.settle(&stripe_entry("evt_2"), "o1", "corr", &second, None).await.unwrap();
+        assert_eq!(replay.effect, Effect::Repeated(Verdict::AlreadyDone { requeue_receipt: false }));
+        assert_eq!(replay.give_back(), None);
     }
 
     #[tokio::test]
