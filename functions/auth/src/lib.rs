@@ -8,12 +8,12 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::error::ErrorBody;
-use domain::password::{hash_password, verify_against_nothing, verify_password};
 use domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
-use domain::{Error, Result, timefmt};
+use domain::{Error, Result};
 use serde::Serialize;
-use services::tokens::{TokenService, TokenType};
-use store::{LoginRepository, RefreshCheck, Table, UserRepository};
+use services::Table;
+use services::accounts::{self, AccountService};
+use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
@@ -22,20 +22,15 @@ use web::throttle::{self, ClientAddress, Throttle};
 /// Everything a request needs, built once per instance in `main`.
 #[derive(Clone)]
 pub struct AuthState {
-    pub users: UserRepository,
-    pub logins: LoginRepository,
+    pub accounts: AccountService,
     pub tokens: Arc<TokenService>,
     pub throttle: Throttle,
 }
 
 impl AuthState {
     pub fn new(table: Table, tokens: TokenService, throttle: Throttle) -> Self {
-        Self {
-            users: UserRepository::new(table.clone()),
-            logins: LoginRepository::new(table),
-            tokens: Arc::new(tokens),
-            throttle,
-        }
+        let tokens = Arc::new(tokens);
+        Self { accounts: AccountService::new(table, tokens.clone()), tokens, throttle }
     }
 }
 
@@ -71,6 +66,12 @@ pub struct TokenPair {
     pub refresh: String,
 }
 
+impl From<accounts::TokenPair> for TokenPair {
+    fn from(pair: accounts::TokenPair) -> Self {
+        Self { access: pair.access, refresh: pair.refresh }
+    }
+}
+
 /// Register a user.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", operation_id = "register",
     request_body = RegistrationInput,
@@ -79,21 +80,9 @@ pub struct TokenPair {
         (status = 409, description = "The username is taken (in any letter case).", body = ErrorBody),
     ))]
 async fn register(State(state): State<AuthState>, Json(input): Json<RegistrationInput>) -> Result<Response> {
-    let registration = input.validate()?;
-    let date_joined = timefmt::now();
-    let user = User {
-        id: domain::ids::new_id_at(date_joined),
-        username: registration.username,
-        email: registration.email,
-        date_joined,
-    };
-    let hash = hash_password(&registration.password)?;
-    state.users.create(&user, Some(&hash)).await?;
-    tracing::info!(user_id = %user.id, "user registered");
+    let user = state.accounts.register(input.validate()?).await?;
     Ok(json_response(StatusCode::CREATED, &user))
 }
-
-const BAD_CREDENTIALS: &str = "No active account found with the given credentials.";
 
 /// Sign in: trade a username and password for a token pair.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", operation_id = "obtainTokenPair",
@@ -111,25 +100,8 @@ async fn token(
     // Password guessing: limited per address and username together.
     let login_key = format!("{address}|{}", username_key(&credentials.username));
     state.throttle.hit_scope("login", &login_key).await?;
-    let stored = state.users.find_for_sign_in(&credentials.username).await?;
-    // Unknown user, user without a password (social sign-in) and wrong
-    // password take the same time and get the same answer.
-    let user = match stored {
-        Some(stored) => match stored.password_hash.as_deref() {
-            Some(hash) if verify_password(&credentials.password, hash) => stored.user,
-            Some(_) => return Err(Error::NotAuthenticated(BAD_CREDENTIALS)),
-            None => {
-                verify_against_nothing(&credentials.password);
-                return Err(Error::NotAuthenticated(BAD_CREDENTIALS));
-            }
-        },
-        None => {
-            verify_against_nothing(&credentials.password);
-            return Err(Error::NotAuthenticated(BAD_CREDENTIALS));
-        }
-    };
-    let (access, refresh) = state.tokens.sign_in(&state.logins, &user).await?;
-    Ok(json_response(StatusCode::OK, &TokenPair { access, refresh }))
+    let pair = state.accounts.sign_in_with_password(&credentials).await?;
+    Ok(json_response(StatusCode::OK, &TokenPair::from(pair)))
 }
 
 /// Trade a refresh token for a new pair; the old one is then used up.
@@ -140,19 +112,8 @@ async fn token(
         (status = 401, description = "`token_not_valid`: expired, revoked or already used (a reuse revokes the whole login).", body = ErrorBody),
     ))]
 async fn refresh(State(state): State<AuthState>, Json(input): Json<RefreshInput>) -> Result<Response> {
-    let presented = input.validate()?;
-    let claims = state.tokens.verify(&presented, TokenType::Refresh)?;
-    let login_id = claims.sid.clone().unwrap_or_default();
-    let now = timefmt::now().unix_timestamp();
-    let next = state.tokens.issue_refresh(&claims.sub, &login_id, now)?;
-    match state.logins.rotate(&claims.jti, &next, now).await? {
-        RefreshCheck::Accepted => {
-            let user = state.users.get(&claims.sub).await?.ok_or(Error::TokenNotValid)?;
-            let access = state.tokens.issue_access(&user.id, &user.username, now)?;
-            Ok(json_response(StatusCode::OK, &TokenPair { access, refresh: next.token }))
-        }
-        outcome => Err(refused(outcome, &claims.sub, &login_id)),
-    }
+    let pair = state.accounts.refresh(&input.validate()?).await?;
+    Ok(json_response(StatusCode::OK, &TokenPair::from(pair)))
 }
 
 /// Sign out: revoke the refresh token (no access token needed).
@@ -163,24 +124,8 @@ async fn refresh(State(state): State<AuthState>, Json(input): Json<RefreshInput>
         (status = 401, description = "`token_not_valid`.", body = ErrorBody),
     ))]
 async fn logout(State(state): State<AuthState>, Json(input): Json<RefreshInput>) -> Result<Response> {
-    let presented = input.validate()?;
-    let claims = state.tokens.verify(&presented, TokenType::Refresh)?;
-    let login_id = claims.sid.clone().unwrap_or_default();
-    let now = timefmt::now().unix_timestamp();
-    match state.logins.end(&login_id, &claims.jti, now).await? {
-        RefreshCheck::Accepted => {
-            tracing::info!(user_id = %claims.sub, login_id = %login_id, "signed out");
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
-        outcome => Err(refused(outcome, &claims.sub, &login_id)),
-    }
-}
-
-fn refused(outcome: RefreshCheck, user_id: &str, login_id: &str) -> Error {
-    if outcome == RefreshCheck::Reused {
-        tracing::warn!(user_id, login_id, "used refresh token presented again; login revoked");
-    }
-    Error::TokenNotValid
+    state.accounts.logout(&input.validate()?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The signed-in caller.
@@ -188,6 +133,6 @@ fn refused(outcome: RefreshCheck, user_id: &str, login_id: &str) -> Error {
     security(("bearer" = [])),
     responses((status = 200, description = "The caller.", body = User)))]
 async fn me(State(state): State<AuthState>, Authenticated(principal): Authenticated) -> Result<Response> {
-    let user = state.users.get(&principal.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?;
+    let user = state.accounts.user(&principal.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?;
     Ok(json_response(StatusCode::OK, &user))
 }

@@ -2,7 +2,7 @@ use auth::{AuthState, router};
 use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
 use services::tokens::TokenService;
-use store::Table;
+use services::Table;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

@@ -3,7 +3,7 @@ use create_payment_intent::{IntentState, router};
 use platform::config::{StoreSettings, TokenSettings, required};
 use platform::{aws, telemetry};
 use services::tokens::TokenService;
-use store::Table;
+use services::Table;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

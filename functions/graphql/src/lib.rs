@@ -20,7 +20,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use services::posts::PostService;
 use services::tokens::TokenService;
-use store::{PostRepository, Table, UserRepository};
+use services::Table;
+use services::accounts::AccountService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::http::{ApiOptions, api_layer, principal_from_headers};
@@ -55,7 +56,7 @@ impl GraphqlOptions {
 pub struct GraphqlState {
     schema: schema::ApiSchema,
     field_types: Arc<limits::FieldTypes>,
-    users: UserRepository,
+    accounts: AccountService,
     tokens: Arc<TokenService>,
     throttle: Throttle,
     persisted: persisted::PersistedQueries,
@@ -77,7 +78,8 @@ impl GraphqlState {
         } else {
             None
         };
-        let posts = PostService::new(PostRepository::new(table.clone()), cursors);
+        let tokens = Arc::new(tokens);
+        let posts = PostService::new(table.clone(), cursors);
         let schema = schema::build(posts, options.ide);
         // From the schema just built: building a second one only to print it
         // would double this part of the cold start.
@@ -85,8 +87,8 @@ impl GraphqlState {
         Ok(Self {
             schema,
             field_types,
-            users: UserRepository::new(table.clone()),
-            tokens: Arc::new(tokens),
+            accounts: AccountService::new(table.clone(), tokens.clone()),
+            tokens,
             throttle,
             persisted: persisted::PersistedQueries::new(table, allowlist),
             ide: options.ide,
@@ -234,7 +236,7 @@ async fn run(
     let mut execution = async_graphql::Request::new(resolved.document.to_string())
         .variables(async_graphql::Variables::from_json(serde_json::Value::Object(request.variables)))
         .data(schema::Viewer(viewer))
-        .data(loader::per_request(state.users.clone()));
+        .data(loader::per_request(state.accounts.clone()));
     if let Some(name) = request.operation_name {
         execution = execution.operation_name(name);
     }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use domain::user::User;
-use store::UserRepository;
+use services::accounts::AccountService;
 
 pub struct UserLoader {
-    users: UserRepository,
+    accounts: AccountService,
 }
 
 impl Loader<String> for UserLoader {
@@ -18,14 +18,14 @@ impl Loader<String> for UserLoader {
     type Error = Arc<domain::Error>;
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, User>, Self::Error> {
-        self.users.get_many(ids).await.map_err(Arc::new)
+        self.accounts.users(ids).await.map_err(Arc::new)
     }
 }
 
 /// One loader per request: what it caches is never another request's.
-pub fn per_request(users: UserRepository) -> DataLoader<UserLoader> {
+pub fn per_request(accounts: AccountService) -> DataLoader<UserLoader> {
     // The batch runs as a task of its own; it stays part of this request
     // (its calls counted, its log lines under the request's span).
-    DataLoader::new(UserLoader { users }, |batch| tokio::spawn(platform::telemetry::in_this_request(batch)))
+    DataLoader::new(UserLoader { accounts }, |batch| tokio::spawn(platform::telemetry::in_this_request(batch)))
         .max_batch_size(web::pagination::MAX_PAGE_SIZE * 10)
 }

@@ -4,22 +4,18 @@
 //! allowlist on, only the committed operations run, by hash or by text.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use store::{ItemReader, Table, item_with_key, n, s, sdk_error};
+use services::Table;
+use services::persisted_queries::PersistedQueryStore;
 
 use crate::errors::{BAD_REQUEST, PERSISTED_QUERY_NOT_ALLOWED, PERSISTED_QUERY_NOT_FOUND};
 
 /// The operations the project's own clients use, hash → document
 /// (`make graphql-allowlist` writes it from `openapi/operations/`).
 pub const ALLOWLIST_JSON: &str = include_str!("../../../openapi/graphql-allowlist.json");
-
-/// How long a registered query is kept after its last registration.
-const KEEP_SECS: i64 = 30 * 24 * 3600;
-/// Documents one instance keeps in memory, so a hot hash costs no read.
-const CACHE_ENTRIES: usize = 512;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,8 +49,7 @@ fn refused(code: &'static str, message: impl Into<String>) -> Refused {
 
 #[derive(Clone)]
 pub struct PersistedQueries {
-    table: Table,
-    cache: Arc<Mutex<HashMap<String, Arc<str>>>>,
+    documents: PersistedQueryStore,
     allowlist: Option<Arc<HashMap<String, Arc<str>>>>,
 }
 
@@ -66,20 +61,7 @@ pub fn parse_allowlist(json: &str) -> Result<HashMap<String, Arc<str>>, String> 
 
 impl PersistedQueries {
     pub fn new(table: Table, allowlist: Option<HashMap<String, Arc<str>>>) -> Self {
-        Self { table, cache: Arc::default(), allowlist: allowlist.map(Arc::new) }
-    }
-
-    fn cached(&self, hash: &str) -> Option<Arc<str>> {
-        self.cache.lock().ok().and_then(|cache| cache.get(hash).cloned())
-    }
-
-    fn remember(&self, hash: &str, document: Arc<str>) {
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHE_ENTRIES {
-                cache.clear();
-            }
-            cache.insert(hash.to_owned(), document);
-        }
+        Self { documents: PersistedQueryStore::new(table), allowlist: allowlist.map(Arc::new) }
     }
 
     /// The document a request runs, from its `query` and its persisted-query
@@ -114,10 +96,10 @@ impl PersistedQueries {
         match (hash, query) {
             (None, Some(query)) => Ok(Ok(Resolved { document: Arc::from(query), register: None })),
             (Some(hash), Some(query)) => {
-                let register = self.cached(&hash).is_none().then(|| hash.clone());
+                let register = (!self.documents.is_cached(&hash)).then(|| hash.clone());
                 Ok(Ok(Resolved { document: Arc::from(query), register }))
             }
-            (Some(hash), None) => match self.lookup(&hash).await? {
+            (Some(hash), None) => match self.documents.lookup(&hash).await? {
                 Some(document) => Ok(Ok(Resolved { document, register: None })),
                 None => Ok(Err(refused(PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound"))),
             },
@@ -125,44 +107,11 @@ impl PersistedQueries {
         }
     }
 
-    async fn lookup(&self, hash: &str) -> domain::Result<Option<Arc<str>>> {
-        if let Some(document) = self.cached(hash) {
-            return Ok(Some(document));
-        }
-        let Some(item) = self.table.get(key(hash)).await? else { return Ok(None) };
-        let reader = ItemReader(&item);
-        // Kept past its time but not yet swept by TTL: gone all the same.
-        if reader.int("expires_at").is_ok_and(|at| at < domain::timefmt::now().unix_timestamp()) {
-            return Ok(None);
-        }
-        let document: Arc<str> = Arc::from(reader.string("document")?);
-        self.remember(hash, document.clone());
-        Ok(Some(document))
-    }
-
     /// Registers a document that has passed the checks under its hash.
     /// Registering again only moves its expiry.
     pub async fn register(&self, hash: &str, document: Arc<str>) -> domain::Result<()> {
-        let now = domain::timefmt::now().unix_timestamp();
-        let mut item = item_with_key(key(hash));
-        item.insert("document".into(), s(document.as_ref()));
-        item.insert("registered_at".into(), n(now));
-        item.insert("expires_at".into(), n(now + KEEP_SECS));
-        self.table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        self.remember(hash, document);
-        Ok(())
+        self.documents.register(hash, document).await
     }
-}
-
-fn key(hash: &str) -> (String, String) {
-    store::keys::persisted_query(hash)
 }
 
 #[cfg(test)]

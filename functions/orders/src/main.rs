@@ -2,7 +2,7 @@ use orders::{OrdersState, router};
 use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
 use services::tokens::TokenService;
-use store::Table;
+use services::Table;
 use web::pagination::CursorCodec;
 use web::throttle::Throttle;
 

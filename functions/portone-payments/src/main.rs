@@ -7,7 +7,7 @@ use portone_payments::confirm::Confirmer;
 use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, parse_allowed_sources, router};
 use services::tokens::TokenService;
-use store::Table;
+use services::Table;
 use store::receipts::ReceiptQueue;
 use web::throttle::Throttle;
 

@@ -17,7 +17,7 @@ use domain::error::ErrorBody;
 use domain::post::{NewPost, PostInput, PostView, WriteMode};
 use services::posts::PostService;
 use services::tokens::TokenService;
-use store::{PostRepository, Table};
+use services::Table;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
@@ -33,7 +33,7 @@ pub struct PostsState {
 
 impl PostsState {
     pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec, throttle: Throttle) -> Self {
-        Self { posts: PostService::new(PostRepository::new(table), cursors), tokens: Arc::new(tokens), throttle }
+        Self { posts: PostService::new(table, cursors), tokens: Arc::new(tokens), throttle }
     }
 }
 

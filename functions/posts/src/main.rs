@@ -2,7 +2,7 @@ use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
 use posts::{PostsState, router};
 use services::tokens::TokenService;
-use store::Table;
+use services::Table;
 use web::pagination::CursorCodec;
 use web::throttle::Throttle;
 

@@ -2,7 +2,7 @@ use lambda_runtime::service_fn;
 use platform::config::{StoreSettings, optional, parse_or, required};
 use platform::{aws, telemetry};
 use receipt_mailer::Mailer;
-use store::Table;
+use services::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -7,9 +7,8 @@
 //! the table for 10 minutes, bound to the provider and the redirect URI;
 //! `callback` takes them back once (a conditional delete), trades the code
 //! (with the verifier), checks what the provider says, and finds, links or
-//! creates the user: see [`accounts`].
+//! creates the user: see `services::accounts::social`.
 
-pub mod accounts;
 pub mod github;
 pub mod oidc;
 pub mod providers;
@@ -28,10 +27,12 @@ use domain::validate::required_string;
 use domain::{Error, FieldErrors, Result, timefmt};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use domain::user::PendingSignIn;
+use services::Table;
+use services::accounts::AccountService;
+use services::accounts::social::check_domain;
 use services::tokens::TokenService;
 use sha2::{Digest, Sha256};
-use store::social::PendingSignIn;
-use store::{LoginRepository, SocialRepository, Table, UserRepository};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::http::{ApiOptions, Json, api_layer, json_response};
@@ -42,26 +43,13 @@ use crate::providers::Provider;
 /// How long a started sign-in may take.
 const PENDING_SECS: i64 = 600;
 
-/// What a provider proved about the person signing in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderIdentity {
-    pub subject: String,
-    pub email: Option<String>,
-    /// The provider vouches for the email (OIDC `email_verified`; GitHub's
-    /// primary verified address).
-    pub email_verified: bool,
-    /// What to derive a username from (GitHub login, OIDC
-    /// `preferred_username`); else the email's local part serves.
-    pub username_hint: Option<String>,
-}
+pub use domain::user::ProviderIdentity;
 
 #[derive(Clone)]
 pub struct SocialState {
     pub providers: Arc<Vec<Provider>>,
     pub redirect_uris: Arc<Vec<String>>,
-    pub social: SocialRepository,
-    pub users: UserRepository,
-    pub logins: LoginRepository,
+    pub accounts: AccountService,
     pub tokens: Arc<TokenService>,
     pub throttle: Throttle,
 }
@@ -74,13 +62,12 @@ impl SocialState {
         tokens: TokenService,
         throttle: Throttle,
     ) -> Self {
+        let tokens = Arc::new(tokens);
         Self {
             providers: Arc::new(providers),
             redirect_uris: Arc::new(redirect_uris),
-            social: SocialRepository::new(table.clone()),
-            users: UserRepository::new(table.clone()),
-            logins: LoginRepository::new(table),
-            tokens: Arc::new(tokens),
+            accounts: AccountService::new(table, tokens.clone()),
+            tokens,
             throttle,
         }
     }
@@ -210,7 +197,7 @@ async fn start_sign_in(
         }
         Provider::GitHub(github) => github.authorization_url(&pending.redirect_uri, &pending.state, &challenge),
     };
-    state.social.save_pending(&pending).await?;
+    state.accounts.save_pending_sign_in(&pending).await?;
     Ok(json_response(StatusCode::OK, &StartView { authorization_url, state: pending.state }))
 }
 
@@ -256,10 +243,9 @@ async fn finish_sign_in(
     let code = required_string(&mut errors, "code", input.code, false);
     let state_token = required_string(&mut errors, "state", input.state, false);
     errors.into_result(())?;
-    let now = timefmt::now().unix_timestamp();
     let pending = state
-        .social
-        .take_pending(&state_token, provider.id(), now)
+        .accounts
+        .take_pending_sign_in(&state_token, provider.id())
         .await?
         .ok_or_else(|| Error::BadRequest("Unknown, used or expired sign-in state.".into()))?;
     let identity = match provider {
@@ -267,15 +253,15 @@ async fn finish_sign_in(
             let nonce = pending.nonce.as_deref().ok_or_else(|| Error::internal("an OIDC sign-in without a nonce"))?;
             let identity = oidc.exchange(&code, &pending.redirect_uri, &pending.code_verifier, nonce).await?;
             if let Some(domains) = &oidc.allowed_domains {
-                accounts::check_domain(&identity, domains)?;
+                check_domain(&identity, domains)?;
             }
             identity
         }
         Provider::GitHub(github) => github.exchange(&code, &pending.redirect_uri, &pending.code_verifier).await?,
     };
-    let (user, created) = accounts::find_or_create(&state.social, &state.users, provider.id(), &identity).await?;
-    let (access, refresh) = state.tokens.sign_in(&state.logins, &user).await?;
-    tracing::info!(provider = provider.id(), user_id = %user.id, created, "social sign-in");
+    let signed_in = state.accounts.sign_in_with_provider(provider.id(), &identity).await?;
+    let (user, created) = (signed_in.user, signed_in.created);
+    let (access, refresh) = (signed_in.tokens.access, signed_in.tokens.refresh);
     Ok(json_response(StatusCode::OK, &SignedIn { access, refresh, user, created }))
 }
 

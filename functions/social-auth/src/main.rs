@@ -5,7 +5,7 @@ use platform::config::{StoreSettings, TokenSettings, required};
 use platform::{aws, telemetry};
 use services::tokens::TokenService;
 use social_auth::{SocialState, providers, router};
-use store::Table;
+use services::Table;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,6 +1,6 @@
 use platform::config::{StoreSettings, required};
 use platform::{aws, telemetry};
-use store::Table;
+use services::Table;
 use store::receipts::ReceiptQueue;
 use stripe_webhook::process::Processor;
 use stripe_webhook::{WebhookState, router};

@@ -215,3 +215,29 @@ mod tests {
         assert_eq!(username_key("AlIcE"), username_key("alice"));
     }
 }
+
+/// What a provider proved about the person signing in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIdentity {
+    pub subject: String,
+    pub email: Option<String>,
+    /// The provider vouches for the email (OIDC `email_verified`; GitHub's
+    /// primary verified address).
+    pub email_verified: bool,
+    /// What to derive a username from (GitHub login, OIDC
+    /// `preferred_username`); else the email's local part serves.
+    pub username_hint: Option<String>,
+}
+
+/// A social sign-in started and not yet finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignIn {
+    pub state: String,
+    pub provider: String,
+    pub redirect_uri: String,
+    /// OpenID Connect providers only.
+    pub nonce: Option<String>,
+    pub code_verifier: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}

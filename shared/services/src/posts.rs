@@ -10,7 +10,7 @@ use crate::cursors::{CursorCodec, Direction, scope_of};
 use crate::tokens::Principal;
 use domain::post::{Author, Comment, CommentInput, Post, PostFilter, PostInput, PostOrder, WriteMode};
 use domain::{Error, Result, timefmt};
-use store::PostRepository;
+use store::{PostRepository, Table};
 use store::paging::{ListPage, PositionKey};
 
 /// An id that could name a post or comment, or the 404 for one that
@@ -45,8 +45,8 @@ fn viewer_id(viewer: Option<&Principal>) -> Option<&str> {
 }
 
 impl PostService {
-    pub fn new(posts: PostRepository, cursors: CursorCodec) -> Self {
-        Self { posts, cursors }
+    pub fn new(table: Table, cursors: CursorCodec) -> Self {
+        Self { posts: PostRepository::new(table), cursors }
     }
 
     /// Signs and checks this service's cursors, for the entry points' links.

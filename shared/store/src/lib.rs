@@ -5,6 +5,7 @@ pub mod keys;
 pub mod logins;
 pub mod orders;
 pub mod paging;
+pub mod persisted_queries;
 pub mod portone_payments;
 pub mod posts;
 pub mod products;

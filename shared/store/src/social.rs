@@ -6,20 +6,8 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
 
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use domain::user::PendingSignIn;
 use domain::{Error, Result};
-
-/// A sign-in started and not yet finished.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingSignIn {
-    pub state: String,
-    pub provider: String,
-    pub redirect_uri: String,
-    /// OpenID Connect providers only.
-    pub nonce: Option<String>,
-    pub code_verifier: String,
-    /// Unix seconds.
-    pub expires_at: i64,
-}
 
 #[derive(Debug, Clone)]
 pub struct SocialRepository {

@@ -3,14 +3,14 @@
 //! when the provider vouches for the email (else anyone could claim an
 //! address at a lax provider and take the account: 409); otherwise it makes
 //! a user with a unique username and no password, in the same transaction
-//! as the identity.
+//! as the identity. The pending sign-ins (state, nonce, PKCE verifier) are
+//! kept here too.
 
 use domain::email::normalise_address;
-use domain::user::{USERNAME_MAX, USERNAME_MIN, User};
+use domain::user::{PendingSignIn, ProviderIdentity, USERNAME_MAX, USERNAME_MIN, User};
 use domain::{Error, Result, timefmt};
-use store::{SocialRepository, UserRepository};
 
-use crate::ProviderIdentity;
+use super::{AccountService, TokenPair};
 
 /// Tries at a username before giving up (each a read, then the write).
 const USERNAME_ATTEMPTS: usize = 5;
@@ -34,13 +34,39 @@ pub fn check_domain(identity: &ProviderIdentity, domains: &[String]) -> Result<(
     }
 }
 
+/// A social sign-in that ended with one of our users.
+#[derive(Debug)]
+pub struct SocialSignIn {
+    pub tokens: TokenPair,
+    pub user: User,
+    /// This sign-in made the account.
+    pub created: bool,
+}
+
+impl AccountService {
+    /// Keeps a sign-in that was started until the provider sends the
+    /// person back.
+    pub async fn save_pending_sign_in(&self, pending: &PendingSignIn) -> Result<()> {
+        self.social.save_pending(pending).await
+    }
+
+    /// Takes a pending sign-in of `provider` back, once, before it expires.
+    pub async fn take_pending_sign_in(&self, state: &str, provider: &str) -> Result<Option<PendingSignIn>> {
+        self.social.take_pending(state, provider, timefmt::now().unix_timestamp()).await
+    }
+
+    /// Signs in the person a provider vouched for: their user found, linked
+    /// or made, and a new login.
+    pub async fn sign_in_with_provider(&self, provider: &str, identity: &ProviderIdentity) -> Result<SocialSignIn> {
+        let (user, created) = self.find_or_create(provider, identity).await?;
+        let tokens = self.start_login(&user).await?;
+        tracing::info!(provider, user_id = %user.id, created, "social sign-in");
+        Ok(SocialSignIn { tokens, user, created })
+    }
+
 /// The user for this identity, and whether this sign-in made it.
-pub async fn find_or_create(
-    social: &SocialRepository,
-    users: &UserRepository,
-    provider: &str,
-    identity: &ProviderIdentity,
-) -> Result<(User, bool)> {
+async fn find_or_create(&self, provider: &str, identity: &ProviderIdentity) -> Result<(User, bool)> {
+    let (social, users) = (&self.social, &self.users);
     if let Some(user_id) = social.user_of(provider, &identity.subject).await? {
         let user = users.get(&user_id).await?.ok_or_else(|| Error::internal("an identity's user is gone"))?;
         return Ok((user, false));
@@ -61,7 +87,7 @@ pub async fn find_or_create(
             return Ok((existing, false));
         }
         // A concurrent first sign-in linked it: that link decides.
-        return linked_meanwhile(social, users, provider, identity).await;
+        return self.linked_meanwhile(provider, identity).await;
     }
     let base = username_base(identity, &email);
     for attempt in 0..USERNAME_ATTEMPTS {
@@ -77,24 +103,21 @@ pub async fn find_or_create(
         }
         // The username went meanwhile, or the identity did: look again.
         if social.user_of(provider, &identity.subject).await?.is_some() {
-            return linked_meanwhile(social, users, provider, identity).await;
+            return self.linked_meanwhile(provider, identity).await;
         }
     }
     Err(Error::conflict("Could not find a free username; try again."))
 }
 
-async fn linked_meanwhile(
-    social: &SocialRepository,
-    users: &UserRepository,
-    provider: &str,
-    identity: &ProviderIdentity,
-) -> Result<(User, bool)> {
+async fn linked_meanwhile(&self, provider: &str, identity: &ProviderIdentity) -> Result<(User, bool)> {
+    let (social, users) = (&self.social, &self.users);
     let user_id = social
         .user_of(provider, &identity.subject)
         .await?
         .ok_or_else(|| Error::ServiceUnavailable { detail: "sign-in raced another".into(), retry_after_secs: 1 })?;
     let user = users.get(&user_id).await?.ok_or_else(|| Error::internal("an identity's user is gone"))?;
     Ok((user, false))
+}
 }
 
 /// Letters, digits and `@.+-_` from the provider's name for the person
