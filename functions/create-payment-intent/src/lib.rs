@@ -22,8 +22,8 @@ use domain::validate::required_string;
 use domain::{Error, FieldErrors, Result};
 use serde::{Deserialize, Serialize};
 use services::tokens::TokenService;
-use store::orders::IntentRecord;
-use store::{OrderRepository, Table};
+use services::Table;
+use services::orders::{IntentRecord, OrderService};
 use stripe::{PaymentIntent, StripeClient};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,11 +31,9 @@ use web::http::{ApiOptions, Json, api_layer, json_response};
 use web::order_access::OrderAccess;
 use web::throttle::{self, Throttle};
 
-/// The header a guest presents their order token in.
-
 #[derive(Clone)]
 pub struct IntentState {
-    pub orders: OrderRepository,
+    pub orders: OrderService,
     pub stripe: StripeClient,
     pub tokens: Arc<TokenService>,
     pub throttle: Throttle,
@@ -43,7 +41,7 @@ pub struct IntentState {
 
 impl IntentState {
     pub fn new(table: Table, stripe: StripeClient, tokens: TokenService, throttle: Throttle) -> Self {
-        Self { orders: OrderRepository::new(table), stripe, tokens: Arc::new(tokens), throttle }
+        Self { orders: OrderService::new(table), stripe, tokens: Arc::new(tokens), throttle }
     }
 }
 
@@ -107,7 +105,7 @@ async fn create_payment_intent(
     let mut errors = FieldErrors::new();
     let order_id = required_string(&mut errors, "order_id", input.order_id, false);
     errors.into_result(())?;
-    let order = access.open(&order_id, state.orders.get_head(&order_id)).await?;
+    let order = access.open(&order_id, state.orders.head(&order_id)).await?;
     platform::telemetry::record_correlation_id(&order.correlation_id);
     order.ensure_payable()?;
     let intent = match &order.payment_intent_id {

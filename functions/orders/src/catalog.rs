@@ -31,6 +31,6 @@ pub(crate) async fn list_products(
     }
     let scope = scope_of(&[("list", "products")]);
     let (direction, start) = state.cursors.start(params.get("cursor").map(String::as_str), &scope)?;
-    let page = state.products.list(direction, start.as_ref(), page_size).await?;
+    let page = state.orders.products(direction, start.as_ref(), page_size).await?;
     Ok(envelope(&state.cursors, (&uri, &headers), &scope, page, Product::clone))
 }

@@ -12,11 +12,11 @@ use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use domain::error::ErrorBody;
-use domain::order::{self, Order, OrderInput, OrderStatus, OrderView, ReceiptStatus, new_order_token};
-use domain::{Error, FieldErrors, Result, ids, timefmt};
-use platform::telemetry;
+use domain::order::{Order, OrderInput, OrderView};
+use domain::{Error, FieldErrors, Result};
 use services::tokens::TokenService;
-use store::{OrderRepository, ProductRepository, Table, UserRepository};
+use services::Table;
+use services::orders::OrderService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
@@ -24,13 +24,9 @@ use web::order_access::OrderAccess;
 use web::pagination::{CursorCodec, Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
 use web::throttle::{self, Throttle};
 
-/// The header a guest presents their order token in.
-
 #[derive(Clone)]
 pub struct OrdersState {
-    pub orders: OrderRepository,
-    pub products: ProductRepository,
-    pub users: UserRepository,
+    pub orders: OrderService,
     pub tokens: Arc<TokenService>,
     pub cursors: CursorCodec,
     pub throttle: Throttle,
@@ -39,9 +35,7 @@ pub struct OrdersState {
 impl OrdersState {
     pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec, throttle: Throttle) -> Self {
         Self {
-            orders: OrderRepository::new(table.clone()),
-            products: ProductRepository::new(table.clone()),
-            users: UserRepository::new(table),
+            orders: OrderService::new(table),
             tokens: Arc::new(tokens),
             cursors,
             throttle,
@@ -85,52 +79,9 @@ async fn create_order(
     Json(input): Json<OrderInput>,
 ) -> Result<Response> {
     let request = input.validate(caller.is_some())?;
-    let catalog = state.products.get_many(&request.product_ids()).await?;
-    let priced = order::price(&request, &catalog)?;
-    let email = match (request.email, &caller) {
-        (Some(email), _) => email,
-        (None, Some(me)) => {
-            state.users.get(&me.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?.email
-        }
-        (None, None) => {
-            return Err(Error::Validation(FieldErrors::single("email", domain::validate::REQUIRED)));
-        }
-    };
-    let (order_token, token_hash) = match caller {
-        Some(_) => (None, None),
-        None => {
-            let (token, hash) = new_order_token();
-            (Some(token), Some(hash))
-        }
-    };
-    let now = timefmt::now();
-    let order = Order {
-        id: ids::new_id_at(now),
-        status: OrderStatus::Pending,
-        email,
-        user_id: caller.map(|me| me.user_id),
-        token_hash,
-        lines: priced.lines,
-        amount: priced.amount,
-        currency: priced.currency,
-        payment_intent_id: None,
-        receipt_status: ReceiptStatus::None,
-        receipt_sent_at: None,
-        created_at: now,
-        updated_at: now,
-        correlation_id: ids::new_id_at(now),
-    };
-    telemetry::record_correlation_id(&order.correlation_id);
-    state.orders.create(&order).await?;
-    tracing::info!(
-        order_id = %order.id,
-        amount = order.amount,
-        currency = %order.currency,
-        lines = order.lines.len(),
-        guest = order.user_id.is_none(),
-        "order placed"
-    );
-    let view = OrderView { order_token, ..order.view() };
+    let placed = state.orders.place(caller.as_ref(), request).await?;
+    let order = placed.order;
+    let view = OrderView { order_token: placed.order_token, ..order.view() };
     let mut response = json_response(StatusCode::CREATED, &view);
     let location = absolute_url(&headers, &format!("/api/v1/orders/{}", order.id));
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -151,7 +102,7 @@ async fn create_order(
         (status = 404, description = "No such order, or not the caller's.", body = ErrorBody),
     ))]
 async fn get_order(State(state): State<OrdersState>, access: OrderAccess, Path(id): Path<String>) -> Result<Response> {
-    let order = access.open(&id, state.orders.get(&id)).await?;
+    let order = access.open(&id, state.orders.order(&id)).await?;
     Ok(json_response(StatusCode::OK, &order.view()))
 }
 

@@ -1,0 +1,129 @@
+//! Orders and the catalog: placing an order (priced from the catalog, never
+//! from the client), reading and listing them, and recording the payment
+//! an order waits on. Who may read an order is `web::order_access`'s rule
+//! over [`domain::order::ReadableOrder`]; what a payment means for an order
+//! is [`crate::settlement`]'s.
+
+use domain::catalog::Product;
+use domain::order::{self, Order, OrderHead, OrderRequest, OrderStatus, ReceiptStatus, new_order_token};
+use domain::{Error, FieldErrors, Result, ids, timefmt};
+use store::paging::{Direction, ListPage, PositionKey};
+use store::{OrderRepository, ProductRepository, Table, UserRepository};
+
+use crate::tokens::Principal;
+
+pub use store::orders::IntentRecord;
+
+/// An order just placed, and a guest's order token (shown once, stored
+/// only as a hash).
+#[derive(Debug)]
+pub struct PlacedOrder {
+    pub order: Order,
+    pub order_token: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct OrderService {
+    orders: OrderRepository,
+    products: ProductRepository,
+    users: UserRepository,
+}
+
+impl OrderService {
+    pub fn new(table: Table) -> Self {
+        Self {
+            orders: OrderRepository::new(table.clone()),
+            products: ProductRepository::new(table.clone()),
+            users: UserRepository::new(table),
+        }
+    }
+
+    /// Places `request` for `caller` (signed in: theirs, their account's
+    /// email unless another is given) or for a guest (who must give an
+    /// email, and gets an order token).
+    pub async fn place(&self, caller: Option<&Principal>, request: OrderRequest) -> Result<PlacedOrder> {
+        let catalog = self.products.get_many(&request.product_ids()).await?;
+        let priced = order::price(&request, &catalog)?;
+        let email = match (request.email, caller) {
+            (Some(email), _) => email,
+            (None, Some(me)) => {
+                self.users.get(&me.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?.email
+            }
+            (None, None) => {
+                return Err(Error::Validation(FieldErrors::single("email", domain::validate::REQUIRED)));
+            }
+        };
+        let (order_token, token_hash) = match caller {
+            Some(_) => (None, None),
+            None => {
+                let (token, hash) = new_order_token();
+                (Some(token), Some(hash))
+            }
+        };
+        let now = timefmt::now();
+        let order = Order {
+            id: ids::new_id_at(now),
+            status: OrderStatus::Pending,
+            email,
+            user_id: caller.map(|me| me.user_id.clone()),
+            token_hash,
+            lines: priced.lines,
+            amount: priced.amount,
+            currency: priced.currency,
+            payment_intent_id: None,
+            receipt_status: ReceiptStatus::None,
+            receipt_sent_at: None,
+            created_at: now,
+            updated_at: now,
+            correlation_id: ids::new_id_at(now),
+        };
+        platform::telemetry::record_correlation_id(&order.correlation_id);
+        self.orders.create(&order).await?;
+        tracing::info!(
+            order_id = %order.id,
+            amount = order.amount,
+            currency = %order.currency,
+            lines = order.lines.len(),
+            guest = order.user_id.is_none(),
+            "order placed"
+        );
+        Ok(PlacedOrder { order, order_token })
+    }
+
+    /// The whole order, with its lines.
+    pub async fn order(&self, order_id: &str) -> Result<Option<Order>> {
+        self.orders.get(order_id).await
+    }
+
+    /// The order without its lines: what paying for it needs.
+    pub async fn head(&self, order_id: &str) -> Result<Option<OrderHead>> {
+        self.orders.get_head(order_id).await
+    }
+
+    /// A page of `user_id`'s orders, newest first.
+    pub async fn list_for_user(
+        &self,
+        user_id: &str,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Order>> {
+        self.orders.list_for_user(user_id, direction, start, page_size).await
+    }
+
+    /// A page of the catalog, oldest product first.
+    pub async fn products(
+        &self,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Product>> {
+        self.products.list(direction, start, page_size).await
+    }
+
+    /// Records `payment_intent_id` as the order's payment, unless another
+    /// was recorded first (then the order as it now stands).
+    pub async fn record_payment_intent(&self, order_id: &str, payment_intent_id: &str) -> Result<IntentRecord> {
+        self.orders.record_payment_intent(order_id, payment_intent_id).await
+    }
+}
