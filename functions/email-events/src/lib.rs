@@ -5,7 +5,7 @@
 //! Per message: parse it (either of SES's forms, in SNS's envelope or raw);
 //! a permanent bounce or a complaint suppresses each recipient, a transient
 //! bounce is counted, anything else is noted. Each SNS `MessageId` takes
-//! effect once (see [`SuppressionRepository::apply`]). A message that
+//! effect once (see [`SuppressionList::apply`]). A message that
 //! cannot be parsed goes straight to the dead-letter queue, with the
 //! reason: retrying it would never help, and it must not hold up the rest.
 
@@ -15,8 +15,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::MessageAttributeValue;
 use lambda_runtime::LambdaEvent;
 use platform::telemetry::mask_email;
-use store::SuppressionRepository;
-use store::suppressions::AddressEvent;
+use services::email::{AddressEvent, SuppressionList};
 
 use crate::notification::{EventKind, ParseError};
 
@@ -56,7 +55,7 @@ impl web::batch::Outcome for Handled {
 
 #[derive(Debug, Clone)]
 pub struct EmailEvents {
-    pub suppressions: SuppressionRepository,
+    pub suppressions: SuppressionList,
     pub sqs: aws_sdk_sqs::Client,
     /// Where unparseable messages go.
     pub dead_letter_queue_url: String,

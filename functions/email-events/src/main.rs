@@ -2,7 +2,8 @@ use email_events::EmailEvents;
 use lambda_runtime::service_fn;
 use platform::config::{StoreSettings, required};
 use platform::{aws, telemetry};
-use store::{SuppressionRepository, Table};
+use services::Table;
+use services::email::SuppressionList;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
     let handler = EmailEvents {
-        suppressions: SuppressionRepository::new(table),
+        suppressions: SuppressionList::new(table),
         sqs: aws::sqs_client(&sdk),
         dead_letter_queue_url,
     };

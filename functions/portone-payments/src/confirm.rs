@@ -18,10 +18,12 @@ use domain::ids::is_plausible_id;
 use domain::order::OrderHead;
 use domain::payment::{PaymentFact, PaymentReport, Refusal};
 use domain::{Error, Result};
-use services::settlement::{Effect, LedgerEntry, PaymentSettlement, Settlement, SettlementTable, TableSettlement};
-use store::portone_payments::PaymentAudit;
-use store::receipts::ReceiptQueue;
-use store::{OrderRepository, PortOnePaymentRepository, Table};
+use services::Table;
+use services::orders::OrderService;
+use services::settlement::ledger::{PaymentAudit, ProviderLedger};
+use services::settlement::{
+    Effect, LedgerEntry, PaymentSettlement, ReceiptQueue, Settlement, SettlementTable, TableSettlement,
+};
 
 use crate::portone::{Payment, PortOneClient, PortOneError};
 
@@ -92,8 +94,8 @@ pub struct Confirmation {
 pub struct Confirmer {
     pub settlement: TableSettlement,
     /// The order as the client reads it back.
-    pub orders: OrderRepository,
-    pub payments: PortOnePaymentRepository,
+    pub orders: OrderService,
+    pub ledger: ProviderLedger,
     pub portone: PortOneClient,
 }
 
@@ -101,8 +103,8 @@ impl Confirmer {
     pub fn new(table: Table, portone: PortOneClient, receipts: ReceiptQueue) -> Self {
         Self {
             settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts),
-            orders: OrderRepository::new(table.clone()),
-            payments: PortOnePaymentRepository::new(table),
+            orders: OrderService::new(table.clone()),
+            ledger: ProviderLedger::new(table),
             portone,
         }
     }
@@ -189,7 +191,7 @@ impl Confirmer {
 
     /// Records a status that changes no order (once per status).
     async fn note(&self, payment: &Payment, outcome: Outcome) -> Result<Outcome> {
-        self.payments.record_status(&self.audit_of(payment, outcome)).await?;
+        self.ledger.record_portone_status(&self.audit_of(payment, outcome)).await?;
         Ok(outcome)
     }
 
@@ -213,7 +215,7 @@ impl Confirmer {
                 Err(other) => return Err(other.into()),
             }
         }
-        self.payments.audit(&self.audit_of(payment, why)).await?;
+        self.ledger.audit_portone_payment(&self.audit_of(payment, why)).await?;
         Ok(why)
     }
 

@@ -100,7 +100,7 @@ async fn complete_portone_payment(
     let order_id = required_string(&mut errors, "order_id", input.order_id, false);
     let imp_uid = required_string(&mut errors, "imp_uid", input.imp_uid, false);
     errors.into_result(())?;
-    let order = access.open(&order_id, state.confirmer.orders.get_head(&order_id)).await?;
+    let order = access.open(&order_id, state.confirmer.orders.head(&order_id)).await?;
     platform::telemetry::record_correlation_id(&order.correlation_id);
     let confirmation = state.confirmer.confirm(&imp_uid, Some(&order)).await?;
     let status = match confirmation.outcome {
@@ -123,7 +123,7 @@ async fn complete_portone_payment(
             return Err(Error::BadRequest("This payment is for another order.".into()));
         }
     };
-    let order = state.confirmer.orders.get(&order_id).await?.ok_or(Error::NotFound)?;
+    let order = state.confirmer.orders.order(&order_id).await?.ok_or(Error::NotFound)?;
     Ok(json_response(status, &order.view()))
 }
 

@@ -8,7 +8,7 @@ use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, parse_allowed_sources, router};
 use services::tokens::TokenService;
 use services::Table;
-use store::receipts::ReceiptQueue;
+use services::settlement::ReceiptQueue;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

@@ -18,12 +18,11 @@ pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use domain::email::normalise_address;
 use domain::order::{Order, ReceiptMessage};
 use domain::timefmt;
 use lambda_runtime::LambdaEvent;
-use store::orders::ReceiptClaim;
-use store::{OrderRepository, SuppressionRepository, Table};
+use services::Table;
+use services::email::{ReceiptClaim, ReceiptService};
 
 /// Why a message was not handled; it will be delivered again.
 #[derive(Debug, thiserror::Error)]
@@ -66,9 +65,8 @@ impl web::batch::Outcome for Delivered {
 
 #[derive(Debug, Clone)]
 pub struct Mailer {
-    pub orders: OrderRepository,
-    /// Checked before every send.
-    pub suppressions: SuppressionRepository,
+    /// Claims, the suppression list (checked before every send), marks.
+    pub receipts: ReceiptService,
     pub ses: aws_sdk_sesv2::Client,
     pub from_address: String,
     /// How long a claim holds before another delivery may take it: longer
@@ -82,8 +80,7 @@ pub struct Mailer {
 impl Mailer {
     pub fn new(table: Table, ses: aws_sdk_sesv2::Client, from_address: String, claim_lease_secs: i64) -> Self {
         Self {
-            orders: OrderRepository::new(table.clone()),
-            suppressions: SuppressionRepository::new(table),
+            receipts: ReceiptService::new(table),
             ses,
             from_address,
             claim_lease_secs,
@@ -131,7 +128,7 @@ impl Mailer {
         let claim_id = domain::ids::new_id();
         let now = timefmt::now().unix_timestamp();
         let order =
-            match self.orders.claim_receipt(&request.order_id, &claim_id, now, now + self.claim_lease_secs).await? {
+            match self.receipts.claim(&request.order_id, &claim_id, now, now + self.claim_lease_secs).await? {
                 ReceiptClaim::Claimed(order) => order,
                 ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
                 ReceiptClaim::NotPaid(status) => {
@@ -144,12 +141,8 @@ impl Mailer {
                 ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
             };
         let to = platform::telemetry::mask_email(&order.email);
-        let suppressed = match normalise_address(&order.email) {
-            Some(address) => self.suppressions.is_suppressed(&address).await?,
-            None => false,
-        };
-        if suppressed {
-            if !self.orders.mark_receipt_suppressed(&order.id, &claim_id).await? {
+        if self.receipts.is_suppressed(&order.email).await? {
+            if !self.receipts.mark_suppressed(&order.id, &claim_id).await? {
                 tracing::warn!("the claim lapsed before the receipt was marked suppressed");
             }
             tracing::info!(to = %to, "receipt not sent: the address is on the suppression list");
@@ -158,11 +151,11 @@ impl Mailer {
         let message_id = match self.send(&order).await {
             Ok(message_id) => message_id,
             Err(error) => {
-                self.orders.release_receipt_claim(&order.id, &claim_id).await?;
+                self.receipts.release(&order.id, &claim_id).await?;
                 return Err(error);
             }
         };
-        if !self.orders.mark_receipt_sent(&order.id, &claim_id, &message_id).await? {
+        if !self.receipts.mark_sent(&order.id, &claim_id, &message_id).await? {
             tracing::warn!("receipt sent after its claim lapsed; another delivery may send it too");
         }
         tracing::info!(ses_message_id = %message_id, to = %to, "receipt sent");

@@ -18,7 +18,7 @@ use axum::response::Response;
 use domain::{Error, Result, timefmt};
 use platform::telemetry::{AwsCalls, aws_calls_so_far};
 use sha2::{Digest, Sha256};
-use store::stripe_events::Delivery;
+use services::settlement::ledger::Delivery;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::http::{ApiOptions, RequestId, WEBHOOK_BODY_LIMIT, api_layer, json_response, read_body};

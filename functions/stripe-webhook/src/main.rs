@@ -1,7 +1,7 @@
 use platform::config::{StoreSettings, required};
 use platform::{aws, telemetry};
 use services::Table;
-use store::receipts::ReceiptQueue;
+use services::settlement::ReceiptQueue;
 use stripe_webhook::process::Processor;
 use stripe_webhook::{WebhookState, router};
 

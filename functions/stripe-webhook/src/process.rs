@@ -18,10 +18,9 @@
 use domain::order::{OrderStatus, ReceiptStatus};
 use domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
 use domain::{Error, Result};
-use services::settlement::{Effect, LedgerEntry, PaymentSettlement, SettlementTable, TableSettlement};
-use store::receipts::ReceiptQueue;
-use store::stripe_events::{Delivery, Recorded};
-use store::{OrderRepository, StripeEventRepository, Table};
+use services::Table;
+use services::settlement::ledger::{Delivery, ProviderLedger, Recorded};
+use services::settlement::{Effect, LedgerEntry, PaymentSettlement, ReceiptQueue, SettlementTable, TableSettlement};
 
 use crate::event::{CHARGE_REFUNDED, EventSummary, PAYMENT_FAILED, PAYMENT_SUCCEEDED};
 
@@ -95,9 +94,7 @@ pub struct Handled {
 #[derive(Debug, Clone)]
 pub struct Processor {
     pub settlement: TableSettlement,
-    pub orders: OrderRepository,
-    pub events: StripeEventRepository,
-    pub receipts: ReceiptQueue,
+    pub ledger: ProviderLedger,
 }
 
 /// What an event asks of an order, worked out from the event alone (and,
@@ -114,28 +111,27 @@ enum Plan<'a> {
 impl Processor {
     pub fn new(table: Table, receipts: ReceiptQueue) -> Self {
         Self {
-            settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts.clone()),
-            orders: OrderRepository::new(table.clone()),
-            events: StripeEventRepository::new(table),
-            receipts,
+            settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts),
+            ledger: ProviderLedger::new(table),
         }
     }
 
     /// A delivery from Stripe.
     pub async fn handle(&self, event: &EventSummary, delivery: &Delivery) -> Result<Handled> {
         let summary = serde_json::to_string(event).map_err(Error::internal)?;
-        let record = |outcome: Outcome, order_id: Option<&str>| {
-            self.events.record_put(&event.id, &event.event_type, order_id, &summary, outcome.as_str())
+        let summary = summary.as_str();
+        let record = |outcome: Outcome, order_id: Option<String>| async move {
+            let recorded = self
+                .ledger
+                .record_stripe_event(&event.id, &event.event_type, order_id.as_deref(), summary, outcome.as_str(), delivery)
+                .await?;
+            Ok::<_, Error>((recorded, order_id))
         };
         let (order_id, report) = match self.plan(event).await? {
             Plan::Nothing(outcome, order_id) => {
-                return match self
-                    .events
-                    .record(record(outcome, order_id.as_deref())?, &event.id, outcome.as_str(), delivery)
-                    .await?
-                {
-                    Recorded::New => Ok(Handled { outcome, order_id, receipt_queued: false }),
-                    Recorded::Seen { .. } => self.repeated(event, delivery, order_id, false).await,
+                return match record(outcome, order_id).await? {
+                    (Recorded::New, order_id) => Ok(Handled { outcome, order_id, receipt_queued: false }),
+                    (Recorded::Seen { .. }, order_id) => self.repeated(event, delivery, order_id, false).await,
                 };
             }
             Plan::Change { order_id, report } => (order_id, report),
@@ -145,7 +141,7 @@ impl Processor {
             event_id: &event.id,
             event_type: &event.event_type,
             order_id: Some(&order_id),
-            summary: &summary,
+            summary,
             outcome: Outcome::Changed(target).as_str(),
             delivery,
         };
@@ -161,15 +157,12 @@ impl Processor {
             Effect::Repeated(_) => self.repeated(event, delivery, Some(order_id), receipt_queued).await,
             Effect::Refused(verdict) => {
                 let outcome = Outcome::of(verdict, target);
-                let order_id = Some(order_id);
-                match self
-                    .events
-                    .record(record(outcome, order_id.as_deref())?, &event.id, outcome.as_str(), delivery)
-                    .await?
-                {
-                    Recorded::New => Ok(Handled { outcome, order_id, receipt_queued }),
+                match record(outcome, Some(order_id)).await? {
+                    (Recorded::New, order_id) => Ok(Handled { outcome, order_id, receipt_queued }),
                     // A concurrent delivery of the same event got there first.
-                    Recorded::Seen { .. } => self.repeated(event, delivery, order_id, receipt_queued).await,
+                    (Recorded::Seen { .. }, order_id) => {
+                        self.repeated(event, delivery, order_id, receipt_queued).await
+                    }
                 }
             }
         }
@@ -181,13 +174,13 @@ impl Processor {
     /// payment, the order is paid and its receipt not sent, queues the
     /// receipt again (the mailer sends once). Safe to repeat.
     pub async fn replay(&self, event_id: &str, delivery: &Delivery) -> Result<Handled> {
-        let stored = self.events.get(event_id).await?.ok_or(Error::NotFound)?;
+        let stored = self.ledger.stripe_event(event_id).await?.ok_or(Error::NotFound)?;
         let event: EventSummary = serde_json::from_str(&stored.summary).map_err(Error::internal)?;
         let (outcome, order_id, receipt_due) = match self.plan(&event).await? {
             Plan::Nothing(outcome, order_id) => (outcome, order_id, false),
             Plan::Change { order_id, report } => {
                 let target = report.fact.target();
-                let order = self.orders.get_head(&order_id).await?;
+                let order = self.settlement.order_head(&order_id).await?;
                 let receipt_due = target == OrderStatus::Paid
                     && order
                         .as_ref()
@@ -199,7 +192,7 @@ impl Processor {
         if let (true, Some(order_id)) = (receipt_due, &order_id) {
             self.queue_receipt(&event, order_id).await?;
         }
-        self.events.record_delivery(event_id, outcome.as_str(), delivery).await?;
+        self.ledger.record_stripe_delivery(event_id, outcome.as_str(), delivery).await?;
         Ok(Handled { outcome, order_id, receipt_queued: receipt_due })
     }
 
@@ -213,7 +206,7 @@ impl Processor {
         order_id: Option<String>,
         receipt_queued: bool,
     ) -> Result<Handled> {
-        self.events.record_delivery(&event.id, Outcome::Duplicate.as_str(), delivery).await?;
+        self.ledger.record_stripe_delivery(&event.id, Outcome::Duplicate.as_str(), delivery).await?;
         Ok(Handled { outcome: Outcome::Duplicate, order_id, receipt_queued })
     }
 
@@ -221,7 +214,7 @@ impl Processor {
         // Intents made before correlation ids existed carry none: the order
         // id then serves, as every line about the order has it.
         let correlation_id = event.object.correlation_id.as_deref().unwrap_or(order_id);
-        self.receipts.send(order_id, correlation_id).await?;
+        self.settlement.queue_receipt(order_id, correlation_id).await?;
         Ok(())
     }
 
@@ -258,7 +251,7 @@ impl Processor {
         };
         let order_id = match &object.order_id {
             Some(order_id) => Some(order_id.clone()),
-            None => self.orders.order_of_payment_intent(payment_intent_id).await?,
+            None => self.ledger.order_of_payment_intent(payment_intent_id).await?,
         };
         let report = PaymentReport { event_id: &event.id, payment_id: payment_intent_id, fact, amount, currency };
         Ok(match order_id {

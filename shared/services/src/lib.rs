@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod cursors;
+pub mod email;
 pub mod orders;
 pub mod persisted_queries;
 pub mod posts;

@@ -22,7 +22,7 @@ pub struct PlacedOrder {
     pub order_token: Option<String>,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OrderService {
     orders: OrderRepository,
     products: ProductRepository,

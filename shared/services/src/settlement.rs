@@ -11,6 +11,7 @@
 //! returns the verdict. A [`Verdict::GiveBack`] is carried out by the
 //! adapter, which alone can speak to its provider.
 
+pub mod ledger;
 #[cfg(test)]
 mod memory;
 
@@ -60,6 +61,9 @@ pub trait SettlementStore: Send + Sync {
 pub trait ReceiptSender: Send + Sync {
     fn send(&self, order_id: &str, correlation_id: &str) -> impl Future<Output = Result<()>> + Send;
 }
+
+#[cfg(feature = "sqs")]
+pub use store::receipts::ReceiptQueue;
 
 #[cfg(feature = "sqs")]
 impl ReceiptSender for store::receipts::ReceiptQueue {
@@ -151,6 +155,12 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
 
     pub async fn order_head(&self, order_id: &str) -> Result<Option<OrderHead>> {
         self.store.order_head(order_id).await
+    }
+
+    /// Queues an order's receipt again (a replay mending a lost one); the
+    /// mailer sends it once however often it is queued.
+    pub async fn queue_receipt(&self, order_id: &str, correlation_id: &str) -> Result<()> {
+        self.receipts.send(order_id, correlation_id).await
     }
 
     /// Applies `report` to order `order_id`, recording `entry` with it.

@@ -28,8 +28,8 @@ async fn run() -> Result<(), OpsError> {
     let receipts = ReceiptQueue { client: sqs().await, url: required("RECEIPT_QUEUE_URL")? };
     let processor = Processor::new(table().await?, receipts);
     let stored = processor
-        .events
-        .get(&event_id)
+        .ledger
+        .stripe_event(&event_id)
         .await?
         .ok_or_else(|| OpsError::Usage(format!("replay-stripe-event: no event {event_id} was recorded")))?;
     let event: stripe_webhook::event::EventSummary =
