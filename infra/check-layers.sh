@@ -19,8 +19,7 @@ allowed = {
     "platform": {"domain"},
     "store": {"domain"},
     "services": {"domain", "platform", "store"},
-    # The throttle middleware keeps its counters in the table.
-    "web": {"domain", "platform", "services", "store"},
+    "web": {"domain", "platform", "services"},
 }
 layers = set(allowed)
 meta = json.load(sys.stdin)

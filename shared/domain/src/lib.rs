@@ -10,6 +10,7 @@ pub mod field;
 pub mod ids;
 pub mod json;
 pub mod order;
+pub mod page;
 pub mod password;
 pub mod payment;
 pub mod post;

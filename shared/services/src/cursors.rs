@@ -16,7 +16,7 @@ use domain::{Error, FieldErrors};
 type HmacSha256 = Hmac<Sha256>;
 
 /// Which way a page reads; the store's, carried in cursors.
-pub use store::paging::Direction;
+pub use domain::page::Direction;
 
 /// Where a page starts: the key of the item just before it (exclusive), in
 /// the given direction of the listing's order.

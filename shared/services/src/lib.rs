@@ -9,6 +9,7 @@ pub mod orders;
 pub mod persisted_queries;
 pub mod posts;
 pub mod settlement;
+pub mod throttle;
 pub mod tokens;
 
 /// The table every service is built on. `main` opens it once and hands it

@@ -14,6 +14,7 @@ pub mod receipts;
 pub mod social;
 pub mod stripe_events;
 pub mod suppressions;
+pub mod throttle;
 pub mod users;
 
 use std::collections::HashMap;

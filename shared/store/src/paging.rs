@@ -1,22 +1,13 @@
 //! One page of a Query, read on through filter expressions within a bounded
 //! budget, and the cursor keys to go on either way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Item, Table, sdk_error};
 use domain::Result;
-
-/// Which way a listing is read: in its index's order, or against it (a
-/// `previous` page). Cursors carry it, spelled `f` / `b`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Direction {
-    #[serde(rename = "f")]
-    Forward,
-    #[serde(rename = "b")]
-    Backward,
-}
+pub use domain::page::{Direction, ListPage, PositionKey};
 
 /// The most Query calls one page may make when filters skip items. Past it
 /// the page is returned short (even empty) with a cursor to go on: a search
@@ -39,9 +30,6 @@ pub struct QuerySpec {
     /// Items read per call; filters that skip many items want more.
     pub per_call: usize,
 }
-
-/// A position in a listing, as a cursor carries it.
-pub type PositionKey = BTreeMap<String, String>;
 
 #[derive(Debug)]
 pub struct RawPage {
@@ -121,15 +109,6 @@ pub async fn read_page(
             .collect()
     });
     Ok(RawPage { items, more })
-}
-
-/// A page ready for the envelope: results in listing order and the
-/// positions the `next` and `previous` links start from.
-#[derive(Debug)]
-pub struct ListPage<T> {
-    pub results: Vec<T>,
-    pub next: Option<PositionKey>,
-    pub previous: Option<PositionKey>,
 }
 
 /// Turns a raw page into listing order with both links. `start` is the

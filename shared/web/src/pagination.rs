@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::http::json_response;
 use domain::FieldErrors;
-use store::paging::ListPage;
+use domain::page::ListPage;
 
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
