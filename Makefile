@@ -127,8 +127,10 @@ unsuppress: build
 	@test -n "$(EMAIL)" || { echo "usage: make unsuppress EMAIL=someone@example.com" >&2; exit 2; }
 	infra/stack.sh tool unsuppress "$(EMAIL)"
 
+# The rules and each function's routes in process, with no stack: unit tests
+# beside the code, and every function's tests/router.rs.
 unit:
-	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test --workspace --lib --bins --test router
 
 lint:
 	infra/check-layers.sh

@@ -140,7 +140,8 @@ impl Error {
         ErrorBody { code, message, errors }
     }
 
-    fn retry_after(&self) -> Option<u64> {
+    /// Seconds a client should wait before trying again, when it should.
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::Throttled { retry_after_secs } | Self::ServiceUnavailable { retry_after_secs, .. } => {
                 Some(*retry_after_secs)

@@ -74,6 +74,21 @@ fn https_client(native_roots: bool) -> SharedHttpClient {
     }
 }
 
+/// A configuration whose every call fails at once (a closed local port, no
+/// retries): for in-process tests, where reaching AWS at all is the bug.
+#[cfg(feature = "testing")]
+pub fn offline_config() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("offline", "offline", None, None, "offline"),
+        ))
+        .retry_config(RetryConfig::disabled())
+        .build()
+}
+
 pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     let conf = aws_sdk_dynamodb::config::Builder::from(config).interceptor(CountAwsCalls::new("dynamodb")).build();
     aws_sdk_dynamodb::Client::from_conf(conf)

@@ -6,12 +6,103 @@
 //! Entry points parse their own wire format into these calls and render
 //! what comes back; none of them decides visibility or permission itself.
 
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
 use crate::cursors::{CursorCodec, Direction, scope_of};
 use crate::tokens::Principal;
-use domain::post::{Author, Comment, CommentInput, Post, PostFilter, PostInput, PostOrder, WriteMode};
+use domain::page::{ListPage, PositionKey};
+use domain::post::{Author, Comment, CommentInput, Post, PostChanges, PostFilter, PostInput, PostOrder, WriteMode};
 use domain::{Error, Result, timefmt};
 use store::{PostRepository, Table};
-use store::paging::{ListPage, PositionKey};
+
+/// What the posts' rules need of a store: the table's repository, or
+/// memory in tests. Each call is one the table answers in one round trip
+/// or one transaction.
+#[async_trait]
+pub trait PostStore: Send + Sync {
+    async fn create(&self, post: &Post) -> Result<()>;
+    /// The post and its oldest comments (up to 100).
+    async fn detail(&self, post_id: &str) -> Result<Option<(Post, Vec<Comment>)>>;
+    async fn update(&self, post: &Post, changes: &PostChanges) -> Result<Option<Post>>;
+    /// The post, and whether a delete of it is under way.
+    async fn get_for_delete(&self, post_id: &str) -> Result<Option<(Post, bool)>>;
+    async fn delete(&self, post_id: &str, author_id: &str) -> Result<()>;
+    async fn list(
+        &self,
+        filter: &PostFilter,
+        viewer: Option<&Principal>,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Post>>;
+    /// False: no such post for this commenter (gone, or not visible).
+    async fn add_comment(&self, comment: &Comment) -> Result<bool>;
+    async fn find_comment(&self, comment_id: &str) -> Result<Option<(Comment, Post)>>;
+    async fn update_comment(&self, comment: &Comment, body: &str) -> Result<Option<Comment>>;
+    async fn delete_comment(&self, comment: &Comment) -> Result<bool>;
+    async fn list_comments(
+        &self,
+        post_id: &str,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<(Option<Post>, ListPage<Comment>)>;
+}
+
+#[async_trait]
+impl PostStore for PostRepository {
+    async fn create(&self, post: &Post) -> Result<()> {
+        PostRepository::create(self, post).await
+    }
+    async fn detail(&self, post_id: &str) -> Result<Option<(Post, Vec<Comment>)>> {
+        PostRepository::detail(self, post_id).await
+    }
+    async fn update(&self, post: &Post, changes: &PostChanges) -> Result<Option<Post>> {
+        PostRepository::update(self, post, changes).await
+    }
+    async fn get_for_delete(&self, post_id: &str) -> Result<Option<(Post, bool)>> {
+        PostRepository::get_for_delete(self, post_id).await
+    }
+    async fn delete(&self, post_id: &str, author_id: &str) -> Result<()> {
+        PostRepository::delete(self, post_id, author_id).await
+    }
+    async fn list(
+        &self,
+        filter: &PostFilter,
+        viewer: Option<&Principal>,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Post>> {
+        PostRepository::list(self, filter, viewer, direction, start, page_size).await
+    }
+    async fn add_comment(&self, comment: &Comment) -> Result<bool> {
+        PostRepository::add_comment(self, comment).await
+    }
+    async fn find_comment(&self, comment_id: &str) -> Result<Option<(Comment, Post)>> {
+        PostRepository::find_comment(self, comment_id).await
+    }
+    async fn update_comment(&self, comment: &Comment, body: &str) -> Result<Option<Comment>> {
+        PostRepository::update_comment(self, comment, body).await
+    }
+    async fn delete_comment(&self, comment: &Comment) -> Result<bool> {
+        PostRepository::delete_comment(self, comment).await
+    }
+    async fn list_comments(
+        &self,
+        post_id: &str,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<(Option<Post>, ListPage<Comment>)> {
+        PostRepository::list_comments(self, post_id, direction, start, page_size).await
+    }
+}
 
 /// An id that could name a post or comment, or the 404 for one that
 /// cannot ([`domain::ids::is_plausible_id`]).
@@ -36,7 +127,7 @@ pub struct PageRequest<'a> {
 
 #[derive(Clone)]
 pub struct PostService {
-    posts: PostRepository,
+    posts: Arc<dyn PostStore>,
     cursors: CursorCodec,
 }
 
@@ -46,7 +137,11 @@ fn viewer_id(viewer: Option<&Principal>) -> Option<&str> {
 
 impl PostService {
     pub fn new(table: Table, cursors: CursorCodec) -> Self {
-        Self { posts: PostRepository::new(table), cursors }
+        Self::with_store(Arc::new(PostRepository::new(table)), cursors)
+    }
+
+    pub fn with_store(posts: Arc<dyn PostStore>, cursors: CursorCodec) -> Self {
+        Self { posts, cursors }
     }
 
     /// Signs and checks this service's cursors, for the entry points' links.
@@ -224,7 +319,94 @@ impl PostService {
 
 #[cfg(test)]
 mod tests {
+    use super::memory::MemoryPostStore;
     use super::*;
+    use serde_json::json;
+
+    fn service() -> PostService {
+        PostService::with_store(Arc::new(MemoryPostStore::default()), CursorCodec::derive_from(b"test key"))
+    }
+
+    fn person(name: &str) -> Principal {
+        Principal { user_id: format!("01{}", name.to_uppercase()), username: name.to_owned() }
+    }
+
+    fn post_input(title: &str, is_public: bool) -> PostInput {
+        serde_json::from_value(json!({"title": title, "body": "text", "is_public": is_public})).unwrap()
+    }
+
+    fn comment_input(body: &str) -> CommentInput {
+        serde_json::from_value(json!({"body": body})).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_private_post_exists_only_for_its_author() {
+        let posts = service();
+        let (ann, bob) = (person("ann"), person("bob"));
+        let private = posts.create(&ann, post_input("Diary", false)).await.unwrap();
+        assert!(posts.visible_detail(&private.id, Some(&ann)).await.is_ok());
+        for viewer in [Some(&bob), None] {
+            assert!(matches!(posts.visible_detail(&private.id, viewer).await, Err(Error::NotFound)));
+        }
+        let edit = posts.update(&bob, &private.id, post_input("Mine now", true), WriteMode::Full).await;
+        assert!(matches!(edit, Err(Error::NotFound)), "not 403: the post does not exist for bob");
+        assert!(matches!(posts.delete(&bob, &private.id).await, Err(Error::NotFound)));
+        assert!(matches!(posts.add_comment(&bob, &private.id, comment_input("hi")).await, Err(Error::NotFound)));
+        let listed = posts.list(None, &PostFilter::new(None, None, None, PostOrder::Newest), PageRequest { cursor: None, size: 20 }).await.unwrap();
+        assert!(listed.page.results.is_empty());
+        let listed = posts.list(Some(&ann), &PostFilter::new(None, None, None, PostOrder::Newest), PageRequest { cursor: None, size: 20 }).await;
+        assert_eq!(listed.unwrap().page.results.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn only_the_author_changes_a_public_post_others_get_403() {
+        let posts = service();
+        let (ann, bob) = (person("ann"), person("bob"));
+        let post = posts.create(&ann, post_input("Hello", true)).await.unwrap();
+        let edit = posts.update(&bob, &post.id, post_input("Hijacked", true), WriteMode::Full).await;
+        assert!(matches!(edit, Err(Error::PermissionDenied)));
+        assert!(matches!(posts.delete(&bob, &post.id).await, Err(Error::PermissionDenied)));
+        let (edited, _) = posts.update(&ann, &post.id, post_input("Hello again", true), WriteMode::Full).await.unwrap();
+        assert_eq!(edited.title, "Hello again");
+        posts.delete(&ann, &post.id).await.unwrap();
+        assert!(matches!(posts.visible_detail(&post.id, Some(&ann)).await, Err(Error::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn comments_are_their_writers_to_change_and_count_on_the_post() {
+        let posts = service();
+        let (ann, bob) = (person("ann"), person("bob"));
+        let post = posts.create(&ann, post_input("Hello", true)).await.unwrap();
+        let comment = posts.add_comment(&bob, &post.id, comment_input("Nice")).await.unwrap();
+        assert_eq!(posts.visible_detail(&post.id, None).await.unwrap().0.comment_count, 1);
+        assert!(matches!(
+            posts.update_comment(&ann, &comment.id, comment_input("Edited by ann")).await,
+            Err(Error::PermissionDenied)
+        ));
+        assert_eq!(posts.update_comment(&bob, &comment.id, comment_input("Nicer")).await.unwrap().body, "Nicer");
+        assert!(matches!(posts.delete_comment(&ann, &comment.id).await, Err(Error::PermissionDenied)));
+        posts.delete_comment(&bob, &comment.id).await.unwrap();
+        assert_eq!(posts.visible_detail(&post.id, None).await.unwrap().0.comment_count, 0);
+    }
+
+    #[tokio::test]
+    async fn a_listing_cursor_resumes_its_own_listing_only() {
+        let posts = service();
+        let ann = person("ann");
+        for title in ["A", "B", "C"].map(|t| format!("Post {t}")) {
+            posts.create(&ann, post_input(&title, true)).await.unwrap();
+        }
+        let newest = PostFilter::new(None, None, None, PostOrder::Newest);
+        let first = posts.list(None, &newest, PageRequest { cursor: None, size: 2 }).await.unwrap();
+        assert_eq!(first.page.results.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["Post C", "Post B"]);
+        let last = first.page.results.last().unwrap();
+        let cursor = posts.post_cursor(&first.scope, last, newest.order);
+        let second = posts.list(None, &newest, PageRequest { cursor: Some(&cursor), size: 2 }).await.unwrap();
+        assert_eq!(second.page.results.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["Post A"]);
+        let by_title = PostFilter::new(None, None, None, PostOrder::Title);
+        let reused = posts.list(None, &by_title, PageRequest { cursor: Some(&cursor), size: 2 }).await;
+        assert!(matches!(reused, Err(Error::Validation(_))), "a cursor is bound to its listing");
+    }
 
     #[test]
     fn only_short_alphanumeric_ids_can_name_anything() {

@@ -8,3 +8,5 @@ pub mod http;
 pub mod order_access;
 pub mod pagination;
 pub mod throttle;
+#[cfg(feature = "testing")]
+pub mod testing;
