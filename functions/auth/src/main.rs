@@ -1,8 +1,8 @@
 use auth::{AuthState, router};
 use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
-use services::tokens::TokenService;
 use services::Table;
+use services::tokens::TokenService;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

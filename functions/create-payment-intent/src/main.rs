@@ -2,8 +2,8 @@ use create_payment_intent::stripe::StripeClient;
 use create_payment_intent::{IntentState, router};
 use platform::config::{StoreSettings, TokenSettings, required};
 use platform::{aws, telemetry};
-use services::tokens::TokenService;
 use services::Table;
+use services::tokens::TokenService;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

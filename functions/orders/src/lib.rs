@@ -14,9 +14,9 @@ use axum::response::Response;
 use domain::error::ErrorBody;
 use domain::order::{Order, OrderInput, OrderView};
 use domain::{Error, FieldErrors, Result};
-use services::tokens::TokenService;
 use services::Table;
 use services::orders::OrderService;
+use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
@@ -34,12 +34,7 @@ pub struct OrdersState {
 
 impl OrdersState {
     pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec, throttle: Throttle) -> Self {
-        Self {
-            orders: OrderService::new(table),
-            tokens: Arc::new(tokens),
-            cursors,
-            throttle,
-        }
+        Self { orders: OrderService::new(table), tokens: Arc::new(tokens), cursors, throttle }
     }
 }
 

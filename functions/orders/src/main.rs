@@ -1,8 +1,8 @@
 use orders::{OrdersState, router};
 use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
-use services::tokens::TokenService;
 use services::Table;
+use services::tokens::TokenService;
 use web::pagination::CursorCodec;
 use web::throttle::Throttle;
 

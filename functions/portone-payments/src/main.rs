@@ -6,9 +6,9 @@ use platform::{aws, telemetry};
 use portone_payments::confirm::Confirmer;
 use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, parse_allowed_sources, router};
-use services::tokens::TokenService;
 use services::Table;
 use services::settlement::ReceiptQueue;
+use services::tokens::TokenService;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

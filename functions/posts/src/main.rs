@@ -1,8 +1,8 @@
 use platform::config::{StoreSettings, TokenSettings};
 use platform::{aws, telemetry};
 use posts::{PostsState, router};
-use services::tokens::TokenService;
 use services::Table;
+use services::tokens::TokenService;
 use web::pagination::CursorCodec;
 use web::throttle::Throttle;
 

@@ -23,7 +23,8 @@ fn app(rates: &str) -> (Router, String, String) {
 #[tokio::test]
 async fn a_post_is_created_read_changed_and_deleted_by_its_author() {
     let (app, ann, bob) = app("off");
-    let created = call(&app, Method::POST, "/api/v1/posts", Some(&ann), Some(json!({"title": "Hello", "body": "b"}))).await;
+    let created =
+        call(&app, Method::POST, "/api/v1/posts", Some(&ann), Some(json!({"title": "Hello", "body": "b"}))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let id = created.body["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/posts/{id}");

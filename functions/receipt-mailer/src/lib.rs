@@ -79,13 +79,7 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(table: Table, ses: aws_sdk_sesv2::Client, from_address: String, claim_lease_secs: i64) -> Self {
-        Self {
-            receipts: ReceiptService::new(table),
-            ses,
-            from_address,
-            claim_lease_secs,
-            configuration_set: None,
-        }
+        Self { receipts: ReceiptService::new(table), ses, from_address, claim_lease_secs, configuration_set: None }
     }
 
     pub fn with_configuration_set(self, configuration_set: Option<String>) -> Self {
@@ -127,19 +121,18 @@ impl Mailer {
         // its lines, or says why not: no read before it.
         let claim_id = domain::ids::new_id();
         let now = timefmt::now().unix_timestamp();
-        let order =
-            match self.receipts.claim(&request.order_id, &claim_id, now, now + self.claim_lease_secs).await? {
-                ReceiptClaim::Claimed(order) => order,
-                ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
-                ReceiptClaim::NotPaid(status) => {
-                    tracing::warn!(status = status.as_str(), "receipt requested for an order that is not paid");
-                    return Ok(Delivered::NotPaid);
-                }
-                // Not ours to send now; delivered again later, it finds the
-                // receipt sent, or the claim lapsed and free to take.
-                ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
-                ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
-            };
+        let order = match self.receipts.claim(&request.order_id, &claim_id, now, now + self.claim_lease_secs).await? {
+            ReceiptClaim::Claimed(order) => order,
+            ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
+            ReceiptClaim::NotPaid(status) => {
+                tracing::warn!(status = status.as_str(), "receipt requested for an order that is not paid");
+                return Ok(Delivered::NotPaid);
+            }
+            // Not ours to send now; delivered again later, it finds the
+            // receipt sent, or the claim lapsed and free to take.
+            ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
+            ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
+        };
         let to = platform::telemetry::mask_email(&order.email);
         if self.receipts.is_suppressed(&order.email).await? {
             if !self.receipts.mark_suppressed(&order.id, &claim_id).await? {

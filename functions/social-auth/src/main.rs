@@ -3,9 +3,9 @@ use std::time::Duration;
 use domain::Error;
 use platform::config::{StoreSettings, TokenSettings, required};
 use platform::{aws, telemetry};
+use services::Table;
 use services::tokens::TokenService;
 use social_auth::{SocialState, providers, router};
-use services::Table;
 use web::throttle::Throttle;
 
 #[tokio::main(flavor = "current_thread")]

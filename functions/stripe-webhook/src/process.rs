@@ -123,7 +123,14 @@ impl Processor {
         let record = |outcome: Outcome, order_id: Option<String>| async move {
             let recorded = self
                 .ledger
-                .record_stripe_event(&event.id, &event.event_type, order_id.as_deref(), summary, outcome.as_str(), delivery)
+                .record_stripe_event(
+                    &event.id,
+                    &event.event_type,
+                    order_id.as_deref(),
+                    summary,
+                    outcome.as_str(),
+                    delivery,
+                )
                 .await?;
             Ok::<_, Error>((recorded, order_id))
         };
@@ -160,9 +167,7 @@ impl Processor {
                 match record(outcome, Some(order_id)).await? {
                     (Recorded::New, order_id) => Ok(Handled { outcome, order_id, receipt_queued }),
                     // A concurrent delivery of the same event got there first.
-                    (Recorded::Seen { .. }, order_id) => {
-                        self.repeated(event, delivery, order_id, receipt_queued).await
-                    }
+                    (Recorded::Seen { .. }, order_id) => self.repeated(event, delivery, order_id, receipt_queued).await,
                 }
             }
         }

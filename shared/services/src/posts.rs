@@ -352,9 +352,18 @@ mod tests {
         assert!(matches!(edit, Err(Error::NotFound)), "not 403: the post does not exist for bob");
         assert!(matches!(posts.delete(&bob, &private.id).await, Err(Error::NotFound)));
         assert!(matches!(posts.add_comment(&bob, &private.id, comment_input("hi")).await, Err(Error::NotFound)));
-        let listed = posts.list(None, &PostFilter::new(None, None, None, PostOrder::Newest), PageRequest { cursor: None, size: 20 }).await.unwrap();
+        let listed = posts
+            .list(None, &PostFilter::new(None, None, None, PostOrder::Newest), PageRequest { cursor: None, size: 20 })
+            .await
+            .unwrap();
         assert!(listed.page.results.is_empty());
-        let listed = posts.list(Some(&ann), &PostFilter::new(None, None, None, PostOrder::Newest), PageRequest { cursor: None, size: 20 }).await;
+        let listed = posts
+            .list(
+                Some(&ann),
+                &PostFilter::new(None, None, None, PostOrder::Newest),
+                PageRequest { cursor: None, size: 20 },
+            )
+            .await;
         assert_eq!(listed.unwrap().page.results.len(), 1);
     }
 

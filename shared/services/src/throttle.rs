@@ -145,7 +145,6 @@ impl Throttle {
     }
 }
 
-
 /// Counts kept in this process: for tests of the rules and of routers.
 #[cfg(any(test, feature = "memory"))]
 #[derive(Debug, Default)]

@@ -7,6 +7,6 @@ pub mod batch;
 pub mod http;
 pub mod order_access;
 pub mod pagination;
-pub mod throttle;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;

@@ -26,8 +26,12 @@ pub fn token_settings() -> TokenSettings {
     }
 }
 
+pub fn token_service() -> TokenService {
+    TokenService::new(token_settings())
+}
+
 pub fn tokens() -> Arc<TokenService> {
-    Arc::new(TokenService::new(token_settings()))
+    Arc::new(token_service())
 }
 
 /// A bearer token for `username` (user id `01` + the name in capitals).

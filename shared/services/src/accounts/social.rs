@@ -64,60 +64,60 @@ impl AccountService {
         Ok(SocialSignIn { tokens, user, created })
     }
 
-/// The user for this identity, and whether this sign-in made it.
-async fn find_or_create(&self, provider: &str, identity: &ProviderIdentity) -> Result<(User, bool)> {
-    let (social, users) = (&self.social, &self.users);
-    if let Some(user_id) = social.user_of(provider, &identity.subject).await? {
-        let user = users.get(&user_id).await?.ok_or_else(|| Error::internal("an identity's user is gone"))?;
-        return Ok((user, false));
-    }
-    let email = identity
-        .email
-        .as_deref()
-        .and_then(normalise_address)
-        .ok_or_else(|| Error::BadRequest("The provider gave no email address.".into()))?;
-    if let Some(existing) = users.find_by_email(&email).await? {
-        if !identity.email_verified {
-            return Err(Error::conflict(
-                "An account with this email exists; sign in to it first, or use a provider that verifies the email.",
-            ));
+    /// The user for this identity, and whether this sign-in made it.
+    async fn find_or_create(&self, provider: &str, identity: &ProviderIdentity) -> Result<(User, bool)> {
+        let (social, users) = (&self.social, &self.users);
+        if let Some(user_id) = social.user_of(provider, &identity.subject).await? {
+            let user = users.get(&user_id).await?.ok_or_else(|| Error::internal("an identity's user is gone"))?;
+            return Ok((user, false));
         }
-        if social.link(provider, &identity.subject, &existing.id).await? {
-            tracing::info!(provider, user_id = %existing.id, "identity linked by verified email");
-            return Ok((existing, false));
-        }
-        // A concurrent first sign-in linked it: that link decides.
-        return self.linked_meanwhile(provider, identity).await;
-    }
-    let base = username_base(identity, &email);
-    for attempt in 0..USERNAME_ATTEMPTS {
-        let username = candidate(&base, attempt);
-        if users.username_taken(&username).await? {
-            continue;
-        }
-        let user = User { id: domain::ids::new_id(), username, email: email.clone(), date_joined: timefmt::now() };
-        let identity_write = social.identity_write(provider, &identity.subject, &user.id)?;
-        if users.create_with(&user, None, vec![identity_write]).await? {
-            tracing::info!(provider, user_id = %user.id, "user created by social sign-in");
-            return Ok((user, true));
-        }
-        // The username went meanwhile, or the identity did: look again.
-        if social.user_of(provider, &identity.subject).await?.is_some() {
+        let email = identity
+            .email
+            .as_deref()
+            .and_then(normalise_address)
+            .ok_or_else(|| Error::BadRequest("The provider gave no email address.".into()))?;
+        if let Some(existing) = users.find_by_email(&email).await? {
+            if !identity.email_verified {
+                return Err(Error::conflict(
+                    "An account with this email exists; sign in to it first, or use a provider that verifies the email.",
+                ));
+            }
+            if social.link(provider, &identity.subject, &existing.id).await? {
+                tracing::info!(provider, user_id = %existing.id, "identity linked by verified email");
+                return Ok((existing, false));
+            }
+            // A concurrent first sign-in linked it: that link decides.
             return self.linked_meanwhile(provider, identity).await;
         }
+        let base = username_base(identity, &email);
+        for attempt in 0..USERNAME_ATTEMPTS {
+            let username = candidate(&base, attempt);
+            if users.username_taken(&username).await? {
+                continue;
+            }
+            let user = User { id: domain::ids::new_id(), username, email: email.clone(), date_joined: timefmt::now() };
+            let identity_write = social.identity_write(provider, &identity.subject, &user.id)?;
+            if users.create_with(&user, None, vec![identity_write]).await? {
+                tracing::info!(provider, user_id = %user.id, "user created by social sign-in");
+                return Ok((user, true));
+            }
+            // The username went meanwhile, or the identity did: look again.
+            if social.user_of(provider, &identity.subject).await?.is_some() {
+                return self.linked_meanwhile(provider, identity).await;
+            }
+        }
+        Err(Error::conflict("Could not find a free username; try again."))
     }
-    Err(Error::conflict("Could not find a free username; try again."))
-}
 
-async fn linked_meanwhile(&self, provider: &str, identity: &ProviderIdentity) -> Result<(User, bool)> {
-    let (social, users) = (&self.social, &self.users);
-    let user_id = social
-        .user_of(provider, &identity.subject)
-        .await?
-        .ok_or_else(|| Error::ServiceUnavailable { detail: "sign-in raced another".into(), retry_after_secs: 1 })?;
-    let user = users.get(&user_id).await?.ok_or_else(|| Error::internal("an identity's user is gone"))?;
-    Ok((user, false))
-}
+    async fn linked_meanwhile(&self, provider: &str, identity: &ProviderIdentity) -> Result<(User, bool)> {
+        let (social, users) = (&self.social, &self.users);
+        let user_id = social
+            .user_of(provider, &identity.subject)
+            .await?
+            .ok_or_else(|| Error::ServiceUnavailable { detail: "sign-in raced another".into(), retry_after_secs: 1 })?;
+        let user = users.get(&user_id).await?.ok_or_else(|| Error::internal("an identity's user is gone"))?;
+        Ok((user, false))
+    }
 }
 
 /// Letters, digits and `@.+-_` from the provider's name for the person

@@ -1,0 +1,49 @@
+//! PortOne's routes in process, with PortOne, the table and the queue all
+//! unreachable: what is refused before any of them is asked.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{Method, StatusCode};
+use portone_payments::confirm::Confirmer;
+use portone_payments::portone::PortOneClient;
+use portone_payments::{PortOneState, router};
+use serde_json::json;
+use services::settlement::ReceiptQueue;
+use web::testing::{call, call_with, throttle, tokens, unreachable_table};
+
+fn app(webhook_sources: Option<Vec<std::net::IpAddr>>) -> Router {
+    let portone = PortOneClient::new("http://127.0.0.1:9", "key".into(), "secret".into()).unwrap();
+    let sqs = platform::aws::sqs_client(&platform::aws::offline_config());
+    let receipts = ReceiptQueue { client: sqs, url: "http://127.0.0.1:9/queue/receipts".into() };
+    router(PortOneState {
+        confirmer: Confirmer::new(unreachable_table(), portone, receipts),
+        tokens: tokens(),
+        throttle: throttle("off"),
+        webhook_sources: webhook_sources.map(Arc::new),
+    })
+}
+
+#[tokio::test]
+async fn completing_needs_both_ids_and_someone_who_may_pay() {
+    let app = app(None);
+    let path = "/api/v1/payments/portone/complete";
+    let missing = call(&app, Method::POST, path, None, Some(json!({}))).await;
+    assert_eq!((missing.status, &missing.body["code"]), (StatusCode::BAD_REQUEST, &json!("validation_error")));
+    let body = json!({"imp_uid": "imp_1", "order_id": "01JD4Z6Q3V8M2N5P7R9S1T3W5X"});
+    let anonymous = call(&app, Method::POST, path, None, Some(body.clone())).await;
+    assert_eq!(anonymous.status, StatusCode::NOT_FOUND);
+    let blank = call_with(&app, Method::POST, path, &[("x-order-token", " ")], None, Some(body)).await;
+    assert_eq!(blank.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_webhook_takes_calls_only_from_the_allowed_addresses_and_needs_a_payment() {
+    let allowed = app(Some(vec!["52.78.100.19".parse().unwrap()]));
+    let body = json!({"imp_uid": "imp_1", "merchant_uid": "01JD4Z6Q3V8M2N5P7R9S1T3W5X", "status": "paid"});
+    let answer = call(&allowed, Method::POST, "/api/v1/webhooks/portone", None, Some(body)).await;
+    assert_eq!((answer.status, &answer.body["code"]), (StatusCode::FORBIDDEN, &json!("permission_denied")));
+    let open = app(None);
+    let missing = call(&open, Method::POST, "/api/v1/webhooks/portone", None, Some(json!({"status": "paid"}))).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+}
