@@ -37,6 +37,30 @@ pub struct Post {
 }
 
 impl Post {
+    /// What a search looks in: title and body, case-folded.
+    pub fn search_text(&self) -> String {
+        format!("{}\n{}", self.title.to_lowercase(), self.body.to_lowercase())
+    }
+
+    /// The post as `changes` leave it, changed at `now`.
+    pub fn with_changes(&self, changes: &PostChanges, now: OffsetDateTime) -> Post {
+        let mut updated = self.clone();
+        if let Some(title) = &changes.title {
+            updated.title = title.clone();
+        }
+        if let Some(body) = &changes.body {
+            updated.body = body.clone();
+        }
+        if let Some(is_public) = changes.is_public {
+            updated.is_public = is_public;
+        }
+        if let Some(note) = &changes.secret_note {
+            updated.secret_note = note.clone();
+        }
+        updated.updated_at = now;
+        updated
+    }
+
     /// Private posts exist only for their author.
     pub fn is_visible_to(&self, viewer: Option<&str>) -> bool {
         self.is_public || viewer == Some(self.author.id.as_str())

@@ -199,10 +199,6 @@ fn title_key(title: &str) -> String {
     title.to_lowercase()
 }
 
-fn search_text(title: &str, body: &str) -> String {
-    format!("{}\n{}", title.to_lowercase(), body.to_lowercase())
-}
-
 fn post_item(post: &Post) -> Item {
     let mut item = item_with_key(keys::post(&post.id));
     item.insert("id".into(), s(&post.id));
@@ -217,7 +213,7 @@ fn post_item(post: &Post) -> Item {
     item.insert("comment_count".into(), n(post.comment_count));
     item.insert("created_at".into(), s(timefmt::rfc3339(post.created_at)));
     item.insert("updated_at".into(), s(timefmt::rfc3339(post.updated_at)));
-    item.insert("search_text".into(), s(search_text(&post.title, &post.body)));
+    item.insert("search_text".into(), s(post.search_text()));
     let (index_keys, _) = index_keys(post);
     item.extend(index_keys.into_iter().map(|(name, value)| (name.to_owned(), s(value))));
     item
@@ -328,20 +324,7 @@ impl PostRepository {
     /// Applies `changes` if the post still exists and is `author_id`'s;
     /// `None` if it is gone.
     pub async fn update(&self, post: &Post, changes: &PostChanges) -> Result<Option<Post>> {
-        let mut updated = post.clone();
-        if let Some(title) = &changes.title {
-            updated.title = title.clone();
-        }
-        if let Some(body) = &changes.body {
-            updated.body = body.clone();
-        }
-        if let Some(is_public) = changes.is_public {
-            updated.is_public = is_public;
-        }
-        if let Some(note) = &changes.secret_note {
-            updated.secret_note = note.clone();
-        }
-        updated.updated_at = timefmt::now();
+        let updated = post.with_changes(changes, timefmt::now());
 
         let mut set: Vec<String> = ["title", "body", "is_public", "updated_at", "search_text"]
             .iter()
@@ -352,7 +335,7 @@ impl PostRepository {
             (":body".into(), s(&updated.body)),
             (":is_public".into(), AttributeValue::Bool(updated.is_public)),
             (":updated_at".into(), s(timefmt::rfc3339(updated.updated_at))),
-            (":search_text".into(), s(search_text(&updated.title, &updated.body))),
+            (":search_text".into(), s(updated.search_text())),
             (":author".into(), s(&post.author.id)),
         ]);
         // Title and visibility decide which index partitions hold the post.

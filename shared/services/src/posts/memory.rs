@@ -69,19 +69,7 @@ impl PostStore for MemoryPostStore {
     async fn update(&self, post: &Post, changes: &PostChanges) -> Result<Option<Post>> {
         let mut posts = self.posts.lock().map_err(poisoned)?;
         let Some(stored) = posts.get_mut(&post.id) else { return Ok(None) };
-        if let Some(title) = &changes.title {
-            stored.title = title.clone();
-        }
-        if let Some(body) = &changes.body {
-            stored.body = body.clone();
-        }
-        if let Some(is_public) = changes.is_public {
-            stored.is_public = is_public;
-        }
-        if let Some(note) = &changes.secret_note {
-            stored.secret_note = note.clone();
-        }
-        stored.updated_at = timefmt::now();
+        *stored = stored.with_changes(changes, timefmt::now());
         Ok(Some(stored.clone()))
     }
 
@@ -115,11 +103,7 @@ impl PostStore for MemoryPostStore {
             .filter(|post| post.is_visible_to(viewer))
             .filter(|post| filter.author.as_ref().is_none_or(|author| username_key(&post.author.username) == *author))
             .filter(|post| filter.is_public.is_none_or(|public| post.is_public == public))
-            .filter(|post| {
-                filter.search.as_ref().is_none_or(|text| {
-                    format!("{}\n{}", post.title.to_lowercase(), post.body.to_lowercase()).contains(text.as_str())
-                })
-            })
+            .filter(|post| filter.search.as_ref().is_none_or(|text| post.search_text().contains(text.as_str())))
             .cloned()
             .collect();
         // Ids are ULIDs: their order is their creation order.
