@@ -36,6 +36,12 @@ async fn anonymous_and_signed_in_callers_are_throttled_apart_and_webhooks_never(
         "THROTTLE_RATES".into(),
         "anon=1000/day,anon_burst=4/min,user=1000/day,user_burst=6/min,login=100/min".into(),
     ));
+    // Anonymous: counted by client address. This run calls from an address
+    // of its own in 127/8, so no other test's requests share its count; it
+    // is PortOne's address too, so PortOne's webhook takes its calls.
+    let bytes = ulid::Ulid::new().0.to_be_bytes();
+    let address = std::net::IpAddr::from([127, bytes[15].max(2), bytes[14], bytes[13].max(1)]);
+    config.extra_env.push(("PORTONE_WEBHOOK_ALLOWED_IPS".into(), address.to_string()));
     let gateway = Gateway::bind(config).await.unwrap();
     let base = format!("http://{}", gateway.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -44,10 +50,6 @@ async fn anonymous_and_signed_in_callers_are_throttled_apart_and_webhooks_never(
     }));
     let http = reqwest::Client::new();
 
-    // Anonymous: counted by client address. This run calls from an address
-    // of its own in 127/8, so no other test's requests share its count.
-    let bytes = ulid::Ulid::new().0.to_be_bytes();
-    let address = std::net::IpAddr::from([127, bytes[15].max(2), bytes[14], bytes[13].max(1)]);
     let from_own_address = reqwest::Client::builder().local_address(address).build().unwrap();
     clear_of_a_minute_boundary().await;
     let mut anonymous = Vec::new();
@@ -95,6 +97,16 @@ async fn anonymous_and_signed_in_callers_are_throttled_apart_and_webhooks_never(
             .header("content-type", "application/json")
             .header("stripe-signature", "t=1,v1=00")
             .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+    // Nor is PortOne's: a body naming no payment gets its 400, however many.
+    for _ in 0..6 {
+        let response = from_own_address
+            .post(format!("{base}/api/v1/webhooks/portone"))
+            .json(&json!({"status": "paid"}))
             .send()
             .await
             .unwrap();
