@@ -464,3 +464,38 @@ where
     }
     outputs
 }
+
+/// A new active usd product of our own, `stock` left (`None`: no limit),
+/// written straight into the table as the seed command writes products.
+pub async fn limited_product(unit_amount: i64, stock: Option<i64>) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let id = ulid::Ulid::new().to_string();
+    let (db, table) = crate::dynamodb().await;
+    let mut put = db
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(format!("PRODUCT#{id}")))
+        .item("sk", AttributeValue::S("PRODUCT".into()))
+        .item("gsi1pk", AttributeValue::S("PRODUCTS".into()))
+        .item("gsi1sk", AttributeValue::S(id.clone()))
+        .item("id", AttributeValue::S(id.clone()))
+        .item("name", AttributeValue::S(format!("Limited edition {id}")))
+        .item("description", AttributeValue::S(String::new()))
+        .item("unit_amount", AttributeValue::N(unit_amount.to_string()))
+        .item("currency", AttributeValue::S("usd".into()))
+        .item("active", AttributeValue::Bool(true))
+        .item("created_at", AttributeValue::S("2026-12-01T00:00:00Z".into()))
+        .item("updated_at", AttributeValue::S("2026-12-01T00:00:00Z".into()));
+    if let Some(stock) = stock {
+        put = put.item("stock", AttributeValue::N(stock.to_string())).item("stock_limited", AttributeValue::Bool(true));
+    }
+    put.send().await.expect("a product written");
+    json!({"id": id, "unit_amount": unit_amount, "currency": "usd", "stock": stock})
+}
+
+/// A product's stock as the table holds it now.
+pub async fn stock_of(product: &Value) -> i64 {
+    let id = product["id"].as_str().expect("a product id");
+    let item = crate::item_at(&format!("PRODUCT#{id}"), "PRODUCT").await.expect("the product");
+    item["stock"].as_n().expect("a stock").parse().expect("a number")
+}

@@ -124,7 +124,8 @@ async fn a_guest_order_is_priced_by_the_server_and_read_only_with_its_token() {
     let list = call(&api, Method::GET, "/api/v1/orders", Some(&stranger.access), None, None).await;
     assert!(list.body["results"].as_array().unwrap().iter().all(|o| o["id"] != id.as_str()));
 
-    // Stored: the order and one item per line, and only a hash of the token.
+    // Stored: the order as one item, its lines inside, and only a hash of
+    // the token.
     let (db, table) = dynamodb().await;
     let items = db
         .query()
@@ -136,8 +137,9 @@ async fn a_guest_order_is_priced_by_the_server_and_read_only_with_its_token() {
         .unwrap()
         .items
         .unwrap();
-    assert_eq!(items.len(), 3, "{items:?}");
+    assert_eq!(items.len(), 1, "{items:?}");
     let head = items.iter().find(|i| i["sk"].as_s().unwrap() == "#ORDER").unwrap();
+    assert_eq!(head["lines"].as_l().unwrap().len(), 2, "{head:?}");
     let stored_hash = head["token_hash"].as_s().unwrap();
     assert_ne!(stored_hash, &token);
     assert!(items.iter().all(|item| item.values().all(|v| v.as_s().map_or(true, |s| !s.contains(&token)))));

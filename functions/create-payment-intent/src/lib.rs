@@ -8,7 +8,7 @@
 //! conditional write. An instance that loses that race cancels the intent
 //! it made (if it differs) and answers with the winner's.
 
-pub mod stripe;
+pub use platform::stripe;
 
 use std::sync::Arc;
 

@@ -15,7 +15,7 @@ use domain::error::ErrorBody;
 use domain::order::{Order, OrderInput, OrderView};
 use domain::{Error, FieldErrors, Result};
 use services::Table;
-use services::orders::OrderService;
+use services::orders::{OrderService, PaymentIntents};
 use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,8 +33,16 @@ pub struct OrdersState {
 }
 
 impl OrdersState {
-    pub fn new(table: Table, tokens: TokenService, cursors: CursorCodec, throttle: Throttle) -> Self {
-        Self { orders: OrderService::new(table), tokens: Arc::new(tokens), cursors, throttle }
+    /// `intents`: where a canceled order's payment is canceled (Stripe).
+    pub fn new(
+        table: Table,
+        intents: Arc<dyn PaymentIntents>,
+        tokens: TokenService,
+        cursors: CursorCodec,
+        throttle: Throttle,
+    ) -> Self {
+        let orders = OrderService::new(table).with_payment_intents(intents);
+        Self { orders, tokens: Arc::new(tokens), cursors, throttle }
     }
 }
 
@@ -50,6 +58,7 @@ pub fn api() -> OpenApiRouter<OrdersState> {
         .routes(routes!(catalog::list_products))
         .routes(routes!(list_orders, create_order))
         .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
 }
 
 pub fn router(state: OrdersState) -> Router {
@@ -101,6 +110,30 @@ async fn get_order(State(state): State<OrdersState>, access: OrderAccess, Path(i
     Ok(json_response(StatusCode::OK, &order.view()))
 }
 
+/// Cancel an unpaid order: its payment can no longer be made and its stock
+/// returns. Canceling it again answers the same.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders", operation_id = "cancelOrder",
+    security(("bearer" = []), ("orderToken" = [])),
+    params(
+        ("id" = String, Path, description = "Order id."),
+        ("X-Order-Token" = Option<String>, Header, description = "A guest order's token, from its 201."),
+    ),
+    responses(
+        (status = 200, description = "The order, now `canceled`.", body = OrderView),
+        (status = 404, description = "No such order, or not the caller's.", body = ErrorBody),
+        (status = 409, description = "The order is paid (or refunded), or its payment went through first.", body = ErrorBody),
+    ))]
+async fn cancel_order(
+    State(state): State<OrdersState>,
+    access: OrderAccess,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let order = access.open(&id, state.orders.head(&id)).await?;
+    platform::telemetry::record_correlation_id(&order.correlation_id);
+    let canceled = state.orders.cancel(&order).await?;
+    Ok(json_response(StatusCode::OK, &canceled.view()))
+}
+
 /// The caller's orders, newest first.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "listOrders",
     security(("bearer" = [])),
@@ -135,6 +168,6 @@ mod tests {
         let document = super::api().into_openapi();
         let mut paths: Vec<&str> = document.paths.paths.keys().map(String::as_str).collect();
         paths.sort_unstable();
-        assert_eq!(paths, ["/api/v1/orders", "/api/v1/orders/{id}", "/api/v1/products"]);
+        assert_eq!(paths, ["/api/v1/orders", "/api/v1/orders/{id}", "/api/v1/orders/{id}/cancel", "/api/v1/products"]);
     }
 }

@@ -1,5 +1,8 @@
 use orders::{OrdersState, router};
-use platform::config::{StoreSettings, TokenSettings};
+use std::sync::Arc;
+
+use platform::config::{StoreSettings, TokenSettings, required};
+use platform::stripe::StripeClient;
 use platform::{aws, telemetry};
 use services::Table;
 use services::tokens::TokenService;
@@ -12,8 +15,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let tokens = TokenSettings::from_env()?;
     let store = StoreSettings::from_env()?;
     let cursors = CursorCodec::derive_from(&tokens.signing_key);
+    let stripe = StripeClient::new(&required("STRIPE_API_BASE")?, required("STRIPE_SECRET_KEY")?)?;
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
     let throttle = Throttle::from_env(table.clone())?;
-    lambda_http::run(router(OrdersState::new(table, TokenService::new(tokens), cursors, throttle))).await
+    lambda_http::run(router(OrdersState::new(table, Arc::new(stripe), TokenService::new(tokens), cursors, throttle)))
+        .await
 }

@@ -1,16 +1,20 @@
 //! The orders routes in process, on an unreachable table: what is refused
 //! before the store is asked.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::{Method, StatusCode};
 use orders::{OrdersState, router};
+use platform::stripe::StripeClient;
 use serde_json::json;
 use services::cursors::CursorCodec;
 use web::testing::{access_token, call, call_with, throttle, token_service, tokens, unreachable_table};
 
 fn app() -> Router {
-    let state = OrdersState::new(unreachable_table(), token_service(), CursorCodec::derive_from(b"c"), throttle("off"));
-    router(state)
+    let stripe = StripeClient::new("http://127.0.0.1:9", "sk_test_offline".into()).unwrap();
+    let cursors = CursorCodec::derive_from(b"c");
+    router(OrdersState::new(unreachable_table(), Arc::new(stripe), token_service(), cursors, throttle("off")))
 }
 
 #[tokio::test]
@@ -24,6 +28,8 @@ async fn an_order_nobody_may_read_is_a_404_without_a_read() {
     let ann = access_token(&tokens(), "ann");
     let not_an_id = call(&app, Method::GET, "/api/v1/orders/ORDER%23x", Some(&ann), None).await;
     assert_eq!(not_an_id.status, StatusCode::NOT_FOUND);
+    let cancel = call(&app, Method::POST, &format!("{path}/cancel"), None, None).await;
+    assert_eq!(cancel.status, StatusCode::NOT_FOUND, "nobody's to cancel");
 }
 
 #[tokio::test]

@@ -145,6 +145,7 @@ mod tests {
                     line_amount: 150,
                 },
             ],
+            holds: vec![],
             amount: 2748,
             currency: "usd".into(),
             payment_intent_id: None,

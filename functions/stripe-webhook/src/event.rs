@@ -10,6 +10,7 @@ use crate::WebhookError;
 
 pub const PAYMENT_SUCCEEDED: &str = "payment_intent.succeeded";
 pub const PAYMENT_FAILED: &str = "payment_intent.payment_failed";
+pub const PAYMENT_CANCELED: &str = "payment_intent.canceled";
 pub const CHARGE_REFUNDED: &str = "charge.refunded";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-use platform::config::{StoreSettings, required};
+use platform::config::{StoreSettings, required, stripe_key_is_live};
 use platform::{aws, telemetry};
 use services::Table;
 use services::settlement::ReceiptQueue;
@@ -11,9 +11,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = StoreSettings::from_env()?;
     let endpoint_secret = required("STRIPE_WEBHOOK_SECRET")?;
     let queue_url = required("RECEIPT_QUEUE_URL")?;
+    let livemode = stripe_key_is_live(&required("STRIPE_SECRET_KEY")?);
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
     let receipts = ReceiptQueue { client: aws::sqs_client(&sdk), url: queue_url };
-    let state = WebhookState { processor: Processor::new(table, receipts), endpoint_secret: endpoint_secret.into() };
+    let state =
+        WebhookState { processor: Processor::new(table, receipts, livemode), endpoint_secret: endpoint_secret.into() };
     lambda_http::run(router(state)).await
 }

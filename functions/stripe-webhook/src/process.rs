@@ -22,7 +22,7 @@ use services::Table;
 use services::settlement::ledger::{Delivery, ProviderLedger, Recorded};
 use services::settlement::{Effect, LedgerEntry, PaymentSettlement, ReceiptQueue, SettlementTable, TableSettlement};
 
-use crate::event::{CHARGE_REFUNDED, EventSummary, PAYMENT_FAILED, PAYMENT_SUCCEEDED};
+use crate::event::{CHARGE_REFUNDED, EventSummary, PAYMENT_CANCELED, PAYMENT_FAILED, PAYMENT_SUCCEEDED};
 
 /// What an event did; the `status` of its `event completed` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub enum Outcome {
     PartialRefund,
     UnknownOrder,
     IgnoredType,
+    /// A live event for a test key, or a test event for a live key.
+    LivemodeMismatch,
     /// This event id was processed by an earlier delivery.
     Duplicate,
 }
@@ -70,6 +72,7 @@ impl Outcome {
             Self::Changed(OrderStatus::Paid) => "paid",
             Self::Changed(OrderStatus::PaymentFailed) => "payment_failed",
             Self::Changed(OrderStatus::Refunded) => "refunded",
+            Self::Changed(OrderStatus::Canceled) => "canceled",
             Self::Changed(_) => "changed",
             Self::AlreadyDone(_) => "already_done",
             Self::NotAllowed => "transition_not_allowed",
@@ -78,6 +81,7 @@ impl Outcome {
             Self::PartialRefund => "partial_refund",
             Self::UnknownOrder => "unknown_order",
             Self::IgnoredType => "ignored_type",
+            Self::LivemodeMismatch => "livemode_mismatch",
             Self::Duplicate => "duplicate",
         }
     }
@@ -95,6 +99,8 @@ pub struct Handled {
 pub struct Processor {
     pub settlement: TableSettlement,
     pub ledger: ProviderLedger,
+    /// The mode of our Stripe key: events of the other mode change nothing.
+    pub livemode: bool,
 }
 
 /// What an event asks of an order, worked out from the event alone (and,
@@ -109,10 +115,13 @@ enum Plan<'a> {
 }
 
 impl Processor {
-    pub fn new(table: Table, receipts: ReceiptQueue) -> Self {
+    /// `livemode`: whether our Stripe key is live (see
+    /// `platform::config::stripe_key_is_live`).
+    pub fn new(table: Table, receipts: ReceiptQueue, livemode: bool) -> Self {
         Self {
             settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts),
             ledger: ProviderLedger::new(table),
+            livemode,
         }
     }
 
@@ -228,6 +237,10 @@ impl Processor {
     async fn plan<'a>(&self, event: &'a EventSummary) -> Result<Plan<'a>> {
         let object = &event.object;
         let nothing = |outcome| Ok(Plan::Nothing(outcome, object.order_id.clone()));
+        if event.livemode != self.livemode {
+            tracing::warn!(event_livemode = event.livemode, "an event of the other mode than our key's");
+            return nothing(Outcome::LivemodeMismatch);
+        }
         let (amount, currency) = match (object.amount, object.currency.as_deref()) {
             (Some(amount), Some(currency)) => (amount, currency),
             _ if is_handled_type(&event.event_type) => return nothing(Outcome::AmountMismatch),
@@ -240,9 +253,10 @@ impl Processor {
                 let Some(intent) = object.id.as_deref() else { return Ok(Plan::Nothing(Outcome::UnknownOrder, None)) };
                 (PaymentFact::Succeeded, paid, intent)
             }
-            PAYMENT_FAILED => {
+            PAYMENT_FAILED | PAYMENT_CANCELED => {
                 let Some(intent) = object.id.as_deref() else { return Ok(Plan::Nothing(Outcome::UnknownOrder, None)) };
-                (PaymentFact::Failed, amount, intent)
+                let fact = if event.event_type == PAYMENT_FAILED { PaymentFact::Failed } else { PaymentFact::Canceled };
+                (fact, amount, intent)
             }
             CHARGE_REFUNDED => {
                 let Some(intent) = object.payment_intent.as_deref() else { return nothing(Outcome::UnknownOrder) };
@@ -267,5 +281,5 @@ impl Processor {
 }
 
 fn is_handled_type(event_type: &str) -> bool {
-    matches!(event_type, PAYMENT_SUCCEEDED | PAYMENT_FAILED | CHARGE_REFUNDED)
+    matches!(event_type, PAYMENT_SUCCEEDED | PAYMENT_FAILED | PAYMENT_CANCELED | CHARGE_REFUNDED)
 }

@@ -19,7 +19,10 @@ const SECRET: &str = "whsec_in_process";
 fn app() -> Router {
     let sqs = platform::aws::sqs_client(&platform::aws::offline_config());
     let receipts = ReceiptQueue { client: sqs, url: "http://127.0.0.1:9/queue/receipts".into() };
-    router(WebhookState { processor: Processor::new(unreachable_table(), receipts), endpoint_secret: SECRET.into() })
+    router(WebhookState {
+        processor: Processor::new(unreachable_table(), receipts, false),
+        endpoint_secret: SECRET.into(),
+    })
 }
 
 fn signature(secret: &str, at: i64, body: &str) -> String {

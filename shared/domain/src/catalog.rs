@@ -1,5 +1,5 @@
-//! Products: the catalog orders are priced from. Clients read it; only the
-//! seed command writes it.
+//! Products: the catalog orders are priced from. Clients read it; the seed
+//! command and staff write it.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,11 @@ pub struct Product {
     pub currency: String,
     /// Inactive products are listed but cannot be ordered.
     pub active: bool,
+    /// How many are left to sell; `null` for no limit. An order holds its
+    /// items' stock from the moment it exists.
+    #[serde(default)]
+    #[schema(minimum = 0, example = 25)]
+    pub stock: Option<i64>,
 }
 
 /// Stripe's ceiling for an amount (eight digits in the minor unit).
@@ -48,6 +53,9 @@ impl Product {
         if !is_currency_code(&self.currency) {
             problems.push(format!("currency {:?} is not a lower-case ISO code", self.currency));
         }
+        if self.stock.is_some_and(|stock| stock < 0) {
+            problems.push("stock is negative".into());
+        }
         problems
     }
 }
@@ -64,6 +72,7 @@ mod tests {
             unit_amount: 1299,
             currency: "usd".into(),
             active: true,
+            stock: None,
         }
     }
 

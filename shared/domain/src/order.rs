@@ -25,7 +25,7 @@ pub const QUANTITY_MAX: i64 = 100;
 
 /// Where an order is in its life. The only transitions that ever happen:
 /// `pending → paid | payment_failed | canceled`, `payment_failed → paid`
-/// (a later attempt succeeded), `paid → refunded`.
+/// (a later attempt succeeded) `| canceled`, `paid → refunded`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -56,7 +56,10 @@ impl OrderStatus {
     /// Whether `self → next` is one of the contract's transitions.
     pub fn can_become(self, next: OrderStatus) -> bool {
         use OrderStatus::*;
-        matches!((self, next), (Pending, Paid | PaymentFailed | Canceled) | (PaymentFailed, Paid) | (Paid, Refunded))
+        matches!(
+            (self, next),
+            (Pending, Paid | PaymentFailed | Canceled) | (PaymentFailed, Paid | Canceled) | (Paid, Refunded)
+        )
     }
 
     /// The statuses an order can be paid from: a payment may be started
@@ -118,6 +121,24 @@ pub struct OrderLine {
     pub line_amount: i64,
 }
 
+/// Stock an order holds: `quantity` of `product_id`, for its item `line`
+/// (its index in the request). Returned, once, when the order is canceled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockHold {
+    pub product_id: String,
+    pub quantity: i64,
+    pub line: usize,
+}
+
+/// The 409 for items asking more than is left: `(item index, left)`.
+pub fn out_of_stock(shortages: &[(usize, i64)]) -> crate::Error {
+    let mut errors = FieldErrors::new();
+    for (line, left) in shortages {
+        errors.add(format!("items.{line}.quantity"), format!("Only {} left.", left.max(&0)));
+    }
+    crate::Error::Conflict { message: "Not enough stock for this order.".into(), errors: Some(errors) }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub id: String,
@@ -128,6 +149,8 @@ pub struct Order {
     /// SHA-256 of the guest's order token; the token itself is never kept.
     pub token_hash: Option<String>,
     pub lines: Vec<OrderLine>,
+    /// The stock its items hold (products with a limit only).
+    pub holds: Vec<StockHold>,
     pub amount: i64,
     pub currency: String,
     pub payment_intent_id: Option<String>,
@@ -165,6 +188,7 @@ pub struct OrderHead {
     pub token_hash: Option<String>,
     pub amount: i64,
     pub currency: String,
+    pub holds: Vec<StockHold>,
     pub payment_intent_id: Option<String>,
     pub receipt_status: ReceiptStatus,
     /// When the paying transaction marked the receipt queued (the message
@@ -382,18 +406,29 @@ impl OrderRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedOrder {
     pub lines: Vec<OrderLine>,
+    pub holds: Vec<StockHold>,
     pub amount: i64,
     pub currency: String,
 }
 
 /// Prices `request` from `catalog` (the products found, by id). Unknown or
 /// inactive products, mixed currencies and totals past Stripe's ceiling are
-/// validation errors on the field that caused them.
+/// validation errors on the field that caused them; items asking more than
+/// is left are a 409 ([`out_of_stock`]). The stock is only held when the
+/// order is written, on the condition that it is still there.
 pub fn price(request: &OrderRequest, catalog: &HashMap<String, Product>) -> Result<PricedOrder> {
     let mut errors = FieldErrors::new();
     let mut lines = Vec::with_capacity(request.items.len());
+    let mut holds = Vec::new();
+    let mut shortages = Vec::new();
     for (index, (product_id, quantity)) in request.items.iter().enumerate() {
         let field = format!("items.{index}.product_id");
+        if let Some(stock) = catalog.get(product_id).and_then(|product| product.stock) {
+            if *quantity > stock {
+                shortages.push((index, stock));
+            }
+            holds.push(StockHold { product_id: product_id.clone(), quantity: *quantity, line: index });
+        }
         match catalog.get(product_id) {
             None => errors.add(field, format!("Invalid pk \"{product_id}\" - object does not exist.")),
             Some(product) if !product.active => errors.add(field, "This product is not available."),
@@ -417,7 +452,8 @@ pub fn price(request: &OrderRequest, catalog: &HashMap<String, Product>) -> Resu
             .add("items", format!("Ensure the order total is no more than {MAX_AMOUNT} in the currency's minor unit."));
     }
     let currency = currencies.into_iter().next().unwrap_or_default().to_owned();
-    errors.into_result(PricedOrder { lines, amount, currency })
+    let priced = errors.into_result(PricedOrder { lines, holds, amount, currency })?;
+    if shortages.is_empty() { Ok(priced) } else { Err(out_of_stock(&shortages)) }
 }
 
 /// An order is readable by its owner, or by whoever holds its order token.
@@ -462,8 +498,14 @@ mod tests {
 
     #[test]
     fn only_the_contract_transitions_are_allowed() {
-        let allowed =
-            [(Pending, Paid), (Pending, PaymentFailed), (Pending, Canceled), (PaymentFailed, Paid), (Paid, Refunded)];
+        let allowed = [
+            (Pending, Paid),
+            (Pending, PaymentFailed),
+            (Pending, Canceled),
+            (PaymentFailed, Paid),
+            (PaymentFailed, Canceled),
+            (Paid, Refunded),
+        ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {
                 assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from:?} -> {to:?}");
@@ -559,8 +601,12 @@ mod tests {
             unit_amount: amount,
             currency: currency.into(),
             active,
+            stock: None,
         };
+        let limited = |id: &str, stock: i64| Product { stock: Some(stock), ..product(id, 700, "usd", true) };
         [
+            limited("few", 3),
+            limited("none", 0),
             product("usd1", 1299, "usd", true),
             product("usd2", 500, "usd", true),
             product("krw1", 15000, "krw", true),
@@ -597,6 +643,32 @@ mod tests {
     }
 
     #[test]
+    fn limited_products_are_held_and_never_oversold() {
+        let priced = price(&request(&[("usd1", 5), ("few", 3)]), &catalog()).unwrap();
+        assert_eq!(priced.holds, [StockHold { product_id: "few".into(), quantity: 3, line: 1 }]);
+        match price(&request(&[("few", 4), ("usd1", 1), ("none", 1)]), &catalog()) {
+            Err(crate::Error::Conflict { errors: Some(errors), .. }) => {
+                assert_eq!(errors.get("items.0.quantity").unwrap(), ["Only 3 left."]);
+                assert_eq!(errors.get("items.2.quantity").unwrap(), ["Only 0 left."]);
+                assert!(errors.get("items.1.quantity").is_none());
+            }
+            other => panic!("not a 409 naming the items: {other:?}"),
+        }
+        let errors = errors_of(price(&request(&[("few", 9), ("nope", 1)]), &catalog()));
+        assert!(errors.get("items.1.product_id").is_some(), "a 400 comes before a 409");
+    }
+
+    #[test]
+    fn an_unpaid_order_can_be_canceled_and_a_paid_one_cannot() {
+        for from in [Pending, PaymentFailed] {
+            assert!(from.can_become(Canceled), "{from:?}");
+        }
+        for from in [Paid, Refunded, Canceled] {
+            assert!(!from.can_become(Canceled), "{from:?}");
+        }
+    }
+
+    #[test]
     fn order_tokens_are_stored_hashed_and_compared_whole() {
         let (token, hash) = new_order_token();
         assert_ne!(token, hash);
@@ -629,6 +701,7 @@ mod tests {
             user_id: Some("alice".into()),
             token_hash: None,
             lines: vec![],
+            holds: vec![],
             amount: 1,
             currency: "usd".into(),
             payment_intent_id: None,

@@ -18,6 +18,9 @@ pub enum PaymentFact {
     Failed,
     /// All of it was given back.
     Refunded,
+    /// The payment was called off before it was made (a canceled Stripe
+    /// PaymentIntent): the order is canceled with it, its stock returned.
+    Canceled,
 }
 
 impl PaymentFact {
@@ -27,6 +30,7 @@ impl PaymentFact {
             Self::Succeeded => OrderStatus::Paid,
             Self::Failed => OrderStatus::PaymentFailed,
             Self::Refunded => OrderStatus::Refunded,
+            Self::Canceled => OrderStatus::Canceled,
         }
     }
 }
@@ -54,6 +58,7 @@ impl<'a> PaymentReport<'a> {
             }
             PaymentFact::Failed => StatusChange::PaymentFailed { event_id: self.event_id },
             PaymentFact::Refunded => StatusChange::Refunded { event_id: self.event_id },
+            PaymentFact::Canceled => StatusChange::Canceled { event_id: self.event_id },
         }
     }
 }
@@ -105,7 +110,9 @@ pub fn judge(order: Option<&OrderHead>, report: &PaymentReport<'_>, now: OffsetD
     if !order.asks_for(report.amount, report.currency) {
         return match report.fact {
             PaymentFact::Succeeded => Verdict::GiveBack(Refusal::AmountMismatch),
-            PaymentFact::Failed | PaymentFact::Refunded => Verdict::Ignore(Refusal::AmountMismatch),
+            PaymentFact::Failed | PaymentFact::Refunded | PaymentFact::Canceled => {
+                Verdict::Ignore(Refusal::AmountMismatch)
+            }
         };
     }
     if order.status.can_become(target) {
@@ -122,10 +129,10 @@ pub fn judge(order: Option<&OrderHead>, report: &PaymentReport<'_>, now: OffsetD
                 Verdict::GiveBack(Refusal::NotPayable)
             }
         }
-        PaymentFact::Failed | PaymentFact::Refunded if order.status == target => {
+        PaymentFact::Failed | PaymentFact::Refunded | PaymentFact::Canceled if order.status == target => {
             Verdict::AlreadyDone { requeue_receipt: false }
         }
-        PaymentFact::Failed | PaymentFact::Refunded => Verdict::Ignore(Refusal::NotAllowed),
+        PaymentFact::Failed | PaymentFact::Refunded | PaymentFact::Canceled => Verdict::Ignore(Refusal::NotAllowed),
     }
 }
 
@@ -142,6 +149,9 @@ pub enum StatusChange<'a> {
         event_id: &'a str,
     },
     Refunded {
+        event_id: &'a str,
+    },
+    Canceled {
         event_id: &'a str,
     },
 }
@@ -161,6 +171,7 @@ impl StatusChange<'_> {
             Self::Paid { .. } => OrderStatus::Paid,
             Self::PaymentFailed { .. } => OrderStatus::PaymentFailed,
             Self::Refunded { .. } => OrderStatus::Refunded,
+            Self::Canceled { .. } => OrderStatus::Canceled,
         }
     }
 }
@@ -180,6 +191,7 @@ mod tests {
             token_hash: None,
             amount: 1500,
             currency: "usd".into(),
+            holds: vec![],
             payment_intent_id: None,
             receipt_status: if paid_by.is_some() { ReceiptStatus::Sent } else { ReceiptStatus::None },
             receipt_enqueued_at: None,

@@ -64,6 +64,12 @@ impl std::fmt::Debug for TokenSettings {
     }
 }
 
+/// Which Stripe events our key may take: a test key (`sk_test_…`) takes
+/// test-mode events only, any other key live ones only.
+pub fn stripe_key_is_live(secret_key: &str) -> bool {
+    !secret_key.starts_with("sk_test_")
+}
+
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
 pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 

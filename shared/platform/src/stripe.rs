@@ -1,6 +1,6 @@
-//! A thin client of Stripe's REST API: the three PaymentIntent calls this
-//! function makes, form-encoded, with the secret key as a bearer token.
-//! Locally `STRIPE_API_BASE` points at localstripe.
+//! A thin client of Stripe's REST API: the PaymentIntent calls the backend
+//! makes, form-encoded, with the secret key as a bearer token. Locally
+//! `STRIPE_API_BASE` points at localstripe.
 
 use std::time::Duration;
 
@@ -108,8 +108,9 @@ impl StripeClient {
         self.send("retrieve payment intent", request).await
     }
 
-    /// Cancels an intent that lost the race to be recorded on its order, so
-    /// no one can pay it.
+    /// Cancels an intent so no one can pay it: one that lost the race to be
+    /// recorded on its order, or an order's that was canceled. Stripe
+    /// refuses to cancel one that already succeeded (or was canceled).
     pub async fn cancel_payment_intent(&self, id: &str) -> Result<PaymentIntent, StripeError> {
         let request = self.http.post(format!("{}/v1/payment_intents/{id}/cancel", self.base));
         self.send("cancel payment intent", request).await

@@ -4,15 +4,53 @@
 //! over [`domain::order::ReadableOrder`]; what a payment means for an order
 //! is [`crate::settlement`]'s.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use domain::catalog::Product;
 use domain::order::{self, Order, OrderHead, OrderRequest, OrderStatus, ReceiptStatus, new_order_token};
 use domain::{Error, FieldErrors, Result, ids, timefmt};
+use store::orders::Canceled;
 use store::paging::{Direction, ListPage, PositionKey};
 use store::{OrderRepository, ProductRepository, Table, UserRepository};
 
 use crate::tokens::Principal;
 
 pub use store::orders::IntentRecord;
+
+/// What canceling a payment at its provider came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentCanceled {
+    /// It can no longer be paid (canceled now, or before).
+    Canceled,
+    /// It was paid first: the payment's own report decides the order.
+    AlreadySucceeded,
+}
+
+/// The payment provider's side of canceling an order: its PaymentIntent.
+#[async_trait]
+pub trait PaymentIntents: Send + Sync {
+    async fn cancel(&self, payment_intent_id: &str) -> Result<IntentCanceled>;
+}
+
+#[cfg(feature = "stripe")]
+#[async_trait]
+impl PaymentIntents for platform::stripe::StripeClient {
+    async fn cancel(&self, payment_intent_id: &str) -> Result<IntentCanceled> {
+        match self.cancel_payment_intent(payment_intent_id).await {
+            Ok(_) => Ok(IntentCanceled::Canceled),
+            // Refused: it is past canceling; what it is now says why.
+            Err(platform::stripe::StripeError::Refused { .. }) => {
+                match self.retrieve_payment_intent(payment_intent_id).await?.status.as_str() {
+                    "succeeded" => Ok(IntentCanceled::AlreadySucceeded),
+                    "canceled" => Ok(IntentCanceled::Canceled),
+                    other => Err(Error::internal(format!("stripe would not cancel an intent that is {other}"))),
+                }
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
 
 /// An order just placed, and a guest's order token (shown once, stored
 /// only as a hash).
@@ -22,11 +60,20 @@ pub struct PlacedOrder {
     pub order_token: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OrderService {
     orders: OrderRepository,
     products: ProductRepository,
     users: UserRepository,
+    /// Where an order's payment is canceled with it (absent where orders
+    /// are only read or paid).
+    intents: Option<Arc<dyn PaymentIntents>>,
+}
+
+impl std::fmt::Debug for OrderService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderService").finish_non_exhaustive()
+    }
 }
 
 impl OrderService {
@@ -35,7 +82,13 @@ impl OrderService {
             orders: OrderRepository::new(table.clone()),
             products: ProductRepository::new(table.clone()),
             users: UserRepository::new(table),
+            intents: None,
         }
+    }
+
+    /// The service that can also cancel orders, their payments with them.
+    pub fn with_payment_intents(self, intents: Arc<dyn PaymentIntents>) -> Self {
+        Self { intents: Some(intents), ..self }
     }
 
     /// Places `request` for `caller` (signed in: theirs, their account's
@@ -68,6 +121,7 @@ impl OrderService {
             user_id: caller.map(|me| me.user_id.clone()),
             token_hash,
             lines: priced.lines,
+            holds: priced.holds,
             amount: priced.amount,
             currency: priced.currency,
             payment_intent_id: None,
@@ -126,4 +180,37 @@ impl OrderService {
     pub async fn record_payment_intent(&self, order_id: &str, payment_intent_id: &str) -> Result<IntentRecord> {
         self.orders.record_payment_intent(order_id, payment_intent_id).await
     }
+
+    /// Cancels `order` (read by whoever may act on it): its PaymentIntent
+    /// at the provider first, so it can no longer be paid, then the order
+    /// and its stock in one write. Canceling a canceled order changes
+    /// nothing; a paid one, or one whose payment went through first, is a
+    /// 409. The order as it now is.
+    pub async fn cancel(&self, order: &OrderHead) -> Result<Order> {
+        if order.status != OrderStatus::Canceled {
+            if !order.status.can_become(OrderStatus::Canceled) {
+                return Err(not_cancelable(order.status));
+            }
+            if let Some(intent) = &order.payment_intent_id {
+                let intents =
+                    self.intents.as_ref().ok_or_else(|| Error::internal("no payment provider to cancel at"))?;
+                if intents.cancel(intent).await? == IntentCanceled::AlreadySucceeded {
+                    tracing::info!(order_id = %order.id, "cancel refused: the payment went through first");
+                    return Err(Error::conflict("This order's payment has gone through; it cannot be canceled."));
+                }
+            }
+            match self.orders.cancel(order).await? {
+                Canceled::Now => tracing::info!(order_id = %order.id, holds = order.holds.len(), "order canceled"),
+                // Canceled meanwhile by another call: the same answer.
+                Canceled::Refused { order: Some(now) } if now.status == OrderStatus::Canceled => {}
+                Canceled::Refused { order: Some(now) } => return Err(not_cancelable(now.status)),
+                Canceled::Refused { order: None } => return Err(Error::NotFound),
+            }
+        }
+        self.orders.get(&order.id).await?.ok_or(Error::NotFound)
+    }
+}
+
+fn not_cancelable(status: OrderStatus) -> Error {
+    Error::conflict(format!("This order is {}; it cannot be canceled.", status.as_str()))
 }

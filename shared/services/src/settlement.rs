@@ -18,7 +18,7 @@ mod memory;
 use std::future::Future;
 
 use domain::Result;
-use domain::order::{OrderHead, OrderStatus};
+use domain::order::{OrderHead, OrderStatus, StockHold};
 use domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
 use domain::timefmt;
 use store::orders::Settled;
@@ -49,11 +49,14 @@ pub enum LedgerEntry<'a> {
 pub trait SettlementStore: Send + Sync {
     fn order_head(&self, order_id: &str) -> impl Future<Output = Result<Option<OrderHead>>> + Send;
 
+    /// `returns`: stock that goes back with the change (a canceled order's
+    /// holds), in the same transaction.
     fn settle(
         &self,
         entry: &LedgerEntry<'_>,
         order_id: &str,
         report: &PaymentReport<'_>,
+        returns: &[StockHold],
     ) -> impl Future<Output = Result<Settled>> + Send;
 }
 
@@ -95,7 +98,13 @@ impl SettlementStore for SettlementTable {
         self.orders.get_head(order_id).await
     }
 
-    async fn settle(&self, entry: &LedgerEntry<'_>, order_id: &str, report: &PaymentReport<'_>) -> Result<Settled> {
+    async fn settle(
+        &self,
+        entry: &LedgerEntry<'_>,
+        order_id: &str,
+        report: &PaymentReport<'_>,
+        returns: &[StockHold],
+    ) -> Result<Settled> {
         let (record, audit) = match entry {
             LedgerEntry::StripeEvent { event_id, event_type, order_id, summary, outcome, delivery } => (
                 self.stripe_events.record_put(event_id, event_type, *order_id, summary, outcome)?,
@@ -105,7 +114,9 @@ impl SettlementStore for SettlementTable {
                 (self.portone_payments.status_put(audit)?, self.portone_payments.audit_write(audit)?)
             }
         };
-        self.orders.settle(record, order_id, report, vec![audit]).await
+        let mut also = vec![audit];
+        also.extend(self.orders.stock_returns(returns)?);
+        self.orders.settle(record, order_id, report, also).await
     }
 }
 
@@ -177,13 +188,30 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
         known: Option<&OrderHead>,
     ) -> Result<Settlement> {
         let now = timefmt::now();
+        // A cancel returns the order's stock in its own transaction: what
+        // the order holds is read first (it never changes once written).
+        let read;
+        let known = match known {
+            None if report.fact == PaymentFact::Canceled => {
+                read = self.store.order_head(order_id).await?;
+                match &read {
+                    Some(order) => Some(order),
+                    None => return self.not_applied(Effect::Refused(Verdict::UnknownOrder), None).await,
+                }
+            }
+            known => known,
+        };
+        let returns = match (report.fact, known) {
+            (PaymentFact::Canceled, Some(order)) => order.holds.as_slice(),
+            _ => &[],
+        };
         if let Some(order) = known {
             let verdict = judge(Some(order), report, now);
             if !matches!(verdict, Verdict::Apply(_)) {
                 return self.not_applied(Effect::Refused(verdict), Some(order)).await;
             }
         }
-        match self.store.settle(entry, order_id, report).await? {
+        match self.store.settle(entry, order_id, report, returns).await? {
             Settled::Applied => {
                 let status = report.fact.target();
                 tracing::info!(order_id, to = status.as_str(), "order status changed");
@@ -258,6 +286,7 @@ mod tests {
             token_hash: None,
             amount: 2500,
             currency: "usd".into(),
+            holds: vec![],
             payment_intent_id: None,
             receipt_status: ReceiptStatus::None,
             receipt_enqueued_at: None,

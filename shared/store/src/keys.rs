@@ -15,8 +15,7 @@
 //! | post              | `POST#<post id>`     | `#POST`    | `POSTS` / `<post id>`       | no  |
 //! | comment           | `POST#<post id>`     | `COMMENT#<comment id>` | `COMMENT#<comment id>` / `COMMENT` | no |
 //! | product           | `PRODUCT#<product id>` | `PRODUCT` | `PRODUCTS` / `<product id>` | no |
-//! | order             | `ORDER#<order id>`   | `#ORDER`   | `USER_ORDERS#<user id>` / `<order id>#ORDER` (signed-in orders only) | no |
-//! | order line        | `ORDER#<order id>`   | `LINE#<nnn>` | `USER_ORDERS#<user id>` / `<order id>#LINE#<nnn>` (signed-in orders only) | no |
+//! | order (lines and stock holds inside) | `ORDER#<order id>` | `#ORDER` | `USER_ORDERS#<user id>` / `<order id>#ORDER` (signed-in orders only) | no |
 //! | payment intent    | `PAYMENT_INTENT#<pi id>` | `PAYMENT_INTENT` | – (points at its order) | no |
 //! | Stripe event      | `STRIPE_EVENT#<evt id>` | `STRIPE_EVENT` | –                      | no  |
 //! | event delivery    | `STRIPE_EVENT#<evt id>` | `DELIVERY#<delivery id>` | –            | yes |
@@ -172,18 +171,18 @@ pub fn title_order(title_key: &str, post_id: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Commerce: products, orders and their lines, payment intents, Stripe events.
+// Commerce: products, orders, payment intents, Stripe events.
 //
 // - The catalog is one partition of `gsi1` (`PRODUCTS`), ordered by product
 //   id; pricing an order reads its products by key (BatchGetItem).
-// - An order and its lines are one item collection, `#ORDER` sorting before
-//   `LINE#<nnn>` (zero-padded position), written in one transaction and read
-//   by one Query. The receipt's state (`receipt_status`, the mailer's claim)
-//   lives on the order item, so one conditional write claims a send.
-// - A customer's orders list is `gsi1` under `USER_ORDERS#<user id>`, where
-//   the order item and its lines sort together (`<order id>#ORDER` after
-//   `<order id>#LINE#…`): newest first is one descending Query, each order
-//   header first and then its lines. Guest orders are not in any list.
+// - An order is one item: its lines and the stock it holds are lists in it,
+//   so one GetItem reads it whole. It is written in one transaction with a
+//   conditional decrement of each limited product's `stock`. The receipt's
+//   state (`receipt_status`, the mailer's claim) lives on it too, so one
+//   conditional write claims a send.
+// - A customer's orders list is `gsi1` under `USER_ORDERS#<user id>`
+//   (`<order id>#ORDER`): newest first is one descending Query. Guest orders
+//   are not in any list.
 // - `PAYMENT_INTENT#<id>` leads from a PaymentIntent back to its order
 //   (refund events name the intent, not the order).
 // - A Stripe event is recorded once under its id (a conditional put: the
@@ -194,7 +193,6 @@ pub fn title_order(title_key: &str, post_id: &str) -> String {
 pub const PRODUCT_SK: &str = "PRODUCT";
 pub const ALL_PRODUCTS: &str = "PRODUCTS";
 pub const ORDER_SK: &str = "#ORDER";
-pub const ORDER_LINE_SK_PREFIX: &str = "LINE#";
 
 pub fn product(product_id: &str) -> (String, String) {
     (format!("PRODUCT#{product_id}"), PRODUCT_SK.to_owned())
@@ -213,21 +211,12 @@ pub fn order(order_id: &str) -> (String, String) {
     (order_partition(order_id), ORDER_SK.to_owned())
 }
 
-/// Lines keep the client's order: `LINE#000`, `LINE#001`, … (at most 50).
-pub fn order_line(order_id: &str, position: usize) -> (String, String) {
-    (order_partition(order_id), format!("{ORDER_LINE_SK_PREFIX}{position:03}"))
-}
-
 pub fn orders_of_user(user_id: &str) -> String {
     format!("USER_ORDERS#{user_id}")
 }
 
 pub fn order_in_user_list(order_id: &str) -> String {
     format!("{order_id}#ORDER")
-}
-
-pub fn order_line_in_user_list(order_id: &str, position: usize) -> String {
-    format!("{order_id}#{ORDER_LINE_SK_PREFIX}{position:03}")
 }
 
 pub fn payment_intent(payment_intent_id: &str) -> (String, String) {

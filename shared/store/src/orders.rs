@@ -1,26 +1,38 @@
-//! Orders and their lines: one item collection per order (the order item,
-//! then a line item per product), written in one transaction. Every status
-//! change is a conditional update that names the status it starts from and
-//! the amount and currency it was paid with, so a stale or forged change
-//! cannot land. See [`super::keys`] for the layout.
+//! Orders: one item per order, its lines and stock holds inside it, written
+//! in one transaction with the stock it holds. Every status change is a
+//! conditional update that names the status it starts from and the amount
+//! and currency it was paid with, so a stale or forged change cannot land.
+//! See [`super::keys`] for the layout.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 use super::paging::Direction;
-use super::paging::{self, ListPage, PositionKey, RawPage};
+use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, condition_failed, item_with_key, key_of, keys, n, s, sdk_error, updated_if};
-use domain::order::{Order, OrderHead, OrderLine, OrderStatus, ReceiptStatus};
+use domain::order::{Order, OrderHead, OrderLine, OrderStatus, ReceiptStatus, StockHold, out_of_stock};
 use domain::payment::{PaymentReport, StatusChange};
 use domain::{Error, Result, timefmt};
 
 /// The attributes that position an item in a customer's order list.
 const ORDER_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
-/// Query calls one page of orders may make (orders of 50 lines are 51 items).
-const MAX_LIST_CALLS: usize = 10;
+/// Writes of one order tried when other orders' transactions hold the same
+/// products (DynamoDB cancels all but one of them); nothing was written.
+const CREATE_ATTEMPTS: u32 = 8;
+
+/// What [`OrderRepository::cancel`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Canceled {
+    /// Canceled now, and its stock returned, in one write.
+    Now,
+    /// Not canceled: the order as it is (another status), or `None` when
+    /// there is no such order.
+    Refused { order: Option<Box<OrderHead>> },
+}
 
 /// What [`OrderRepository::settle`] found.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,8 +80,12 @@ impl OrderRepository {
         Self { table }
     }
 
-    /// Writes the order and its lines in one transaction (at most 51 items
-    /// of the 100 a transaction takes).
+    /// Writes the order and takes the stock its items hold, all or
+    /// nothing: each hold is a decrement on the condition that enough is
+    /// left. A hold that is not there any more is the 409 of
+    /// [`out_of_stock`], naming every item short; nothing is written then.
+    /// One call (repeated only when concurrent orders for the same products
+    /// collide, which writes nothing).
     pub async fn create(&self, order: &Order) -> Result<()> {
         let mut head = item_with_key(keys::order(&order.id));
         head.insert("order_id".into(), s(&order.id));
@@ -90,44 +106,109 @@ impl OrderRepository {
             head.insert(keys::GSI1_PK.into(), s(keys::orders_of_user(user_id)));
             head.insert(keys::GSI1_SK.into(), s(keys::order_in_user_list(&order.id)));
         }
-        // The lines in the order item too (they never change), so that one
-        // write that claims the receipt also returns all the receipt shows.
+        // The lines live in the order item (they never change): one read
+        // gives the whole order, and one write that claims the receipt
+        // returns all the receipt shows.
         let lines = order.lines.iter().map(|line| AttributeValue::M(line_attributes(line))).collect();
         head.insert("lines".into(), AttributeValue::L(lines));
+        if !order.holds.is_empty() {
+            head.insert("holds".into(), AttributeValue::L(order.holds.iter().map(hold_attribute).collect()));
+        }
         let mut writes = vec![put_new(&self.table.name, head)?];
-        for (position, line) in order.lines.iter().enumerate() {
-            let mut item = item_with_key(keys::order_line(&order.id, position));
-            item.insert("order_id".into(), s(&order.id));
-            item.insert("position".into(), n(position));
-            item.extend(line_attributes(line));
-            if let Some(user_id) = &order.user_id {
-                item.insert(keys::GSI1_PK.into(), s(keys::orders_of_user(user_id)));
-                item.insert(keys::GSI1_SK.into(), s(keys::order_line_in_user_list(&order.id, position)));
+        for hold in &order.holds {
+            writes.push(self.stock_change(hold, -hold.quantity, true)?);
+        }
+        for attempt in 1..=CREATE_ATTEMPTS {
+            match self.table.transact_or_cancelled(writes.clone()).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(reasons)) => {
+                    if condition_failed(reasons.first()).is_some() {
+                        return Err(Error::internal(format!("order id {} is taken", order.id)));
+                    }
+                    let shortages: Vec<(usize, i64)> = order
+                        .holds
+                        .iter()
+                        .zip(reasons.iter().skip(1))
+                        .filter_map(|(hold, reason)| {
+                            let left = condition_failed(Some(reason))?;
+                            Some((hold.line, left.and_then(|item| ItemReader(item).int("stock").ok()).unwrap_or(0)))
+                        })
+                        .collect();
+                    return Err(out_of_stock(&shortages));
+                }
+                Err(Error::ServiceUnavailable { .. }) if attempt < CREATE_ATTEMPTS => {
+                    // A little apart, so the colliding writes do not meet again.
+                    let jitter =
+                        u64::from(std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |t| t.subsec_nanos()) % 20);
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
+                }
+                Err(error) => return Err(error),
             }
-            writes.push(put_new(&self.table.name, item)?);
         }
-        if self.table.transact(writes).await? {
-            Ok(())
-        } else {
-            Err(Error::internal(format!("order id {} is taken", order.id)))
-        }
+        Err(Error::ServiceUnavailable { detail: "order write kept colliding".into(), retry_after_secs: 1 })
     }
 
-    /// The order with its lines: one strongly consistent Query.
-    pub async fn get(&self, order_id: &str) -> Result<Option<Order>> {
-        let output = self
-            .table
-            .client
-            .query()
+    /// Changes a product's stock by `delta`. A decrement (`take`) holds
+    /// only while enough is left; a product whose limit was lifted since
+    /// the order was priced takes it anyway. A return always lands.
+    fn stock_change(&self, hold: &StockHold, delta: i64, take: bool) -> Result<TransactWriteItem> {
+        let mut update = Update::builder()
             .table_name(&self.table.name)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::order_partition(order_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query", e))?;
-        let items = output.items.unwrap_or_default();
-        Ok(orders_from(&items)?.into_iter().next())
+            .set_key(Some(key_of(keys::product(&hold.product_id))))
+            .update_expression("ADD stock :delta")
+            .expression_attribute_values(":delta", n(delta));
+        if take {
+            update = update
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(stock_limited) OR stock_limited = :unlimited \
+                     OR stock >= :quantity)",
+                )
+                .expression_attribute_values(":unlimited", AttributeValue::Bool(false))
+                .expression_attribute_values(":quantity", n(hold.quantity))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        }
+        Ok(TransactWriteItem::builder().update(update.build().map_err(Error::internal)?).build())
+    }
+
+    /// The writes that return `holds` to their products' stock: part of the
+    /// transaction that cancels their order, so they land exactly once.
+    pub fn stock_returns(&self, holds: &[StockHold]) -> Result<Vec<TransactWriteItem>> {
+        holds.iter().map(|hold| self.stock_change(hold, hold.quantity, false)).collect()
+    }
+
+    /// Cancels an unpaid order and returns its stock, in one write: the
+    /// order's update names the statuses it may start from, so however
+    /// often (or concurrently) this runs, the stock comes back once.
+    /// `order` is the order as read; its holds are what is returned.
+    pub async fn cancel(&self, order: &OrderHead) -> Result<Canceled> {
+        let from = OrderStatus::predecessors(OrderStatus::Canceled);
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let mut update = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::order(&order.id))))
+            .update_expression("SET #status = :canceled, updated_at = :now, canceled_at = :now")
+            .condition_expression(format!("attribute_exists(pk) AND #status IN ({})", placeholders.join(", ")))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":canceled", s(OrderStatus::Canceled.as_str()))
+            .expression_attribute_values(":now", s(timefmt::rfc3339(timefmt::now())));
+        for (placeholder, status) in placeholders.iter().zip(&from) {
+            update = update.expression_attribute_values(placeholder, s(status.as_str()));
+        }
+        let mut writes = vec![TransactWriteItem::builder().update(update.build().map_err(Error::internal)?).build()];
+        writes.extend(self.stock_returns(&order.holds)?);
+        let Some(reasons) = self.table.transact_or_cancelled(writes).await? else { return Ok(Canceled::Now) };
+        let order = match condition_failed(reasons.first()) {
+            Some(Some(item)) => Some(Box::new(head_from(item)?)),
+            _ => None,
+        };
+        Ok(Canceled::Refused { order })
+    }
+
+    /// The order with its lines: one strongly consistent GetItem.
+    pub async fn get(&self, order_id: &str) -> Result<Option<Order>> {
+        let item = self.table.get(keys::order(order_id)).await?;
+        item.as_ref().map(order_of_item).transpose()
     }
 
     /// The order item alone: one strongly consistent GetItem.
@@ -136,9 +217,8 @@ impl OrderRepository {
         item.as_ref().map(head_from).transpose()
     }
 
-    /// A page of a customer's orders, newest first, each with its lines.
-    /// The index holds the lines beside their order, so a page is usually
-    /// one Query; it ends on an order boundary, and its cursors point there.
+    /// A page of a customer's orders, newest first, each with its lines:
+    /// one Query of the customer's index.
     pub async fn list_for_user(
         &self,
         user_id: &str,
@@ -149,52 +229,19 @@ impl OrderRepository {
         if start.is_some_and(|p| p.keys().any(|k| !ORDER_POSITION.contains(&k.as_str()))) {
             return Err(Error::Validation(domain::FieldErrors::single("cursor", "Invalid cursor.")));
         }
-        // Newest first is the index's descending order.
-        let read_forward = direction == Direction::Backward;
-        let mut exclusive_start: Option<Item> = start.map(|p| p.iter().map(|(k, v)| (k.clone(), s(v))).collect());
-        let mut consumed: Vec<Item> = Vec::new();
-        let mut complete = CompleteOrders::default();
-        let mut more = None;
-        'calls: for _ in 0..MAX_LIST_CALLS {
-            let output = self
-                .table
-                .client
-                .query()
-                .table_name(&self.table.name)
-                .index_name(keys::GSI1)
-                .key_condition_expression("gsi1pk = :owner")
-                .expression_attribute_values(":owner", s(keys::orders_of_user(user_id)))
-                .scan_index_forward(read_forward)
-                .set_exclusive_start_key(exclusive_start.take())
-                .limit(((page_size + 1) * 8).min(1000) as i32)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            let items = output.items.unwrap_or_default();
-            let evaluated_more = output.last_evaluated_key.filter(|k| !k.is_empty());
-            let count = items.len();
-            for (index, item) in items.into_iter().enumerate() {
-                complete.take(&item)?;
-                consumed.push(item);
-                if complete.count == page_size {
-                    let anything_left = index + 1 < count || evaluated_more.is_some();
-                    more = anything_left.then(|| paging::position_of(&consumed[consumed.len() - 1], ORDER_POSITION));
-                    break 'calls;
-                }
-            }
-            match evaluated_more {
-                Some(key) => exclusive_start = Some(key),
-                None => break,
-            }
-        }
-        if complete.count < page_size && exclusive_start.is_some() {
-            // Out of calls mid-order: end the page on the last whole order.
-            consumed.truncate(complete.items_in_complete_orders);
-            more = consumed.last().map(|item| paging::position_of(item, ORDER_POSITION));
-        }
-        let raw = RawPage { items: consumed, more };
-        let arranged = paging::arrange(raw, direction, start, ORDER_POSITION, |item| Ok(item.clone()))?;
-        Ok(ListPage { results: orders_from(&arranged.results)?, next: arranged.next, previous: arranged.previous })
+        let spec = QuerySpec {
+            index: Some(keys::GSI1),
+            key_condition: format!("{} = :owner", keys::GSI1_PK),
+            filter: None,
+            names: HashMap::new(),
+            values: HashMap::from([(":owner".to_owned(), s(keys::orders_of_user(user_id)))]),
+            // Newest first: the index's descending order.
+            ascending: false,
+            key_attributes: ORDER_POSITION,
+            per_call: page_size + 1,
+        };
+        let raw = paging::read_page(&self.table, &spec, direction, start, page_size).await?;
+        paging::arrange(raw, direction, start, ORDER_POSITION, order_of_item)
     }
 
     /// Records `payment_intent_id` as the order's one PaymentIntent, and the
@@ -289,6 +336,9 @@ impl OrderRepository {
                 .expression_attribute_values(":event", s(event_id)),
             StatusChange::Refunded { event_id } => update
                 .update_expression("SET #status = :to, updated_at = :now, refunded_at = :now, refund_event_id = :event")
+                .expression_attribute_values(":event", s(event_id)),
+            StatusChange::Canceled { event_id } => update
+                .update_expression("SET #status = :to, updated_at = :now, canceled_at = :now, cancel_event_id = :event")
                 .expression_attribute_values(":event", s(event_id)),
         };
         let update = update.build().map_err(Error::internal)?;
@@ -426,41 +476,6 @@ impl OrderRepository {
     }
 }
 
-/// Counts the orders of a page that are whole (their item and every line
-/// read), whichever way the index is read.
-#[derive(Default)]
-struct CompleteOrders {
-    count: usize,
-    items_in_complete_orders: usize,
-    current: Option<(String, Option<usize>, usize)>,
-    items_seen: usize,
-}
-
-impl CompleteOrders {
-    fn take(&mut self, item: &Item) -> Result<()> {
-        let read = ItemReader(item);
-        let order_id = read.string("order_id")?;
-        let is_head = matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == keys::ORDER_SK);
-        self.items_seen += 1;
-        let same = self.current.as_ref().is_some_and(|(id, _, _)| *id == order_id);
-        if !same {
-            self.current = Some((order_id, None, 0));
-        }
-        if let Some((_, expected_lines, lines)) = self.current.as_mut() {
-            if is_head {
-                *expected_lines = Some(read.int("item_count")? as usize);
-            } else {
-                *lines += 1;
-            }
-            if *expected_lines == Some(*lines) {
-                self.count += 1;
-                self.items_in_complete_orders = self.items_seen;
-            }
-        }
-        Ok(())
-    }
-}
-
 fn put_new(table: &str, item: Item) -> Result<TransactWriteItem> {
     let put = Put::builder()
         .table_name(table)
@@ -485,6 +500,7 @@ fn head_from(item: &Item) -> Result<OrderHead> {
         token_hash: read.optional_string("token_hash"),
         amount: read.int("amount")?,
         currency: read.string("currency")?,
+        holds: holds_of_head(item)?,
         payment_intent_id: read.optional_string("payment_intent_id"),
         receipt_status: ReceiptStatus::parse(&receipt)
             .ok_or_else(|| Error::internal(format!("receipt status {receipt:?}")))?,
@@ -493,29 +509,10 @@ fn head_from(item: &Item) -> Result<OrderHead> {
     })
 }
 
-/// Orders from their items: an order item followed or preceded by its
-/// lines, orders one after another, as a Query of a collection or of the
-/// customer index returns them.
-fn orders_from(items: &[Item]) -> Result<Vec<Order>> {
-    let mut heads: Vec<(String, &Item)> = Vec::new();
-    let mut lines: HashMap<String, Vec<(i64, OrderLine)>> = HashMap::new();
-    for item in items {
-        let read = ItemReader(item);
-        let order_id = read.string("order_id")?;
-        if matches!(item.get(keys::SK), Some(AttributeValue::S(sk)) if sk == keys::ORDER_SK) {
-            heads.push((order_id, item));
-        } else {
-            lines.entry(order_id).or_default().push((read.int("position")?, line_from(item)?));
-        }
-    }
-    heads
-        .into_iter()
-        .map(|(order_id, item)| {
-            let mut order_lines = lines.remove(&order_id).unwrap_or_default();
-            order_lines.sort_by_key(|(position, _)| *position);
-            order_from(item, order_lines.into_iter().map(|(_, line)| line).collect())
-        })
-        .collect()
+/// The whole order from its item.
+fn order_of_item(item: &Item) -> Result<Order> {
+    let lines = lines_of_head(item)?.ok_or_else(|| Error::internal("an order item without its lines"))?;
+    order_from(item, lines)
 }
 
 fn order_from(item: &Item, lines: Vec<OrderLine>) -> Result<Order> {
@@ -528,6 +525,7 @@ fn order_from(item: &Item, lines: Vec<OrderLine>) -> Result<Order> {
         user_id: head.user_id,
         token_hash: head.token_hash,
         lines,
+        holds: head.holds,
         amount: head.amount,
         currency: head.currency,
         payment_intent_id: head.payment_intent_id,
@@ -574,4 +572,32 @@ fn lines_of_head(item: &Item) -> Result<Option<Vec<OrderLine>>> {
             .map(Some),
         _ => Ok(None),
     }
+}
+
+fn hold_attribute(hold: &StockHold) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("product_id".to_owned(), s(&hold.product_id)),
+        ("quantity".to_owned(), n(hold.quantity)),
+        ("line".to_owned(), n(hold.line)),
+    ]))
+}
+
+/// The stock an order item says it holds (none for an order of products
+/// without a limit).
+fn holds_of_head(item: &Item) -> Result<Vec<StockHold>> {
+    let Some(AttributeValue::L(holds)) = item.get("holds") else { return Ok(Vec::new()) };
+    holds
+        .iter()
+        .map(|hold| match hold {
+            AttributeValue::M(attributes) => {
+                let read = ItemReader(attributes);
+                Ok(StockHold {
+                    product_id: read.string("product_id")?,
+                    quantity: read.int("quantity")?,
+                    line: read.int("line")? as usize,
+                })
+            }
+            _ => Err(Error::internal("a stock hold is not a map")),
+        })
+        .collect()
 }

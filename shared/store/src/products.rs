@@ -60,7 +60,8 @@ impl ProductRepository {
     }
 
     /// Writes `product` unless the stored one is already the same, so that
-    /// seeding twice changes nothing.
+    /// seeding twice changes nothing. The stock is the seed's only for a
+    /// new product: after that it is what orders left (and staff set).
     pub async fn upsert(&self, product: &Product) -> Result<Upserted> {
         let stored = self
             .table
@@ -73,8 +74,11 @@ impl ProductRepository {
             .await
             .map_err(|e| sdk_error("GetItem", e))?
             .item;
-        let outcome = match stored.as_ref().map(product_from).transpose()? {
-            Some(existing) if existing == *product => return Ok(Upserted::Unchanged),
+        let existing = stored.as_ref().map(product_from).transpose()?;
+        let outcome = match &existing {
+            Some(existing) if *existing == Product { stock: existing.stock, ..product.clone() } => {
+                return Ok(Upserted::Unchanged);
+            }
             Some(_) => Upserted::Updated,
             None => Upserted::Created,
         };
@@ -87,6 +91,16 @@ impl ProductRepository {
         item.insert("unit_amount".into(), n(product.unit_amount));
         item.insert("currency".into(), s(&product.currency));
         item.insert("active".into(), AttributeValue::Bool(product.active));
+        let stock = match &stored {
+            Some(stored) => stock_attributes(stored),
+            None => product
+                .stock
+                .map(|stock| vec![("stock", n(stock)), ("stock_limited", AttributeValue::Bool(true))])
+                .unwrap_or_default(),
+        };
+        for (name, value) in stock {
+            item.insert(name.into(), value);
+        }
         item.insert("updated_at".into(), s(&now));
         let created_at = stored.as_ref().and_then(|i| ItemReader(i).optional_string("created_at")).unwrap_or(now);
         item.insert("created_at".into(), s(created_at));
@@ -104,6 +118,14 @@ impl ProductRepository {
     }
 }
 
+/// A stored product's stock attributes, kept as they are.
+fn stock_attributes(item: &Item) -> Vec<(&'static str, AttributeValue)> {
+    ["stock", "stock_limited"]
+        .into_iter()
+        .filter_map(|name| item.get(name).map(|value| (name, value.clone())))
+        .collect()
+}
+
 fn product_from(item: &Item) -> Result<Product> {
     let read = ItemReader(item);
     Ok(Product {
@@ -113,5 +135,8 @@ fn product_from(item: &Item) -> Result<Product> {
         unit_amount: read.int("unit_amount")?,
         currency: read.string("currency")?,
         active: read.bool("active"),
+        // Limited only while `stock_limited` says so: returns of stock land
+        // on the count whatever the limit became meanwhile.
+        stock: if read.bool("stock_limited") { Some(read.int("stock").unwrap_or(0).max(0)) } else { None },
     })
 }

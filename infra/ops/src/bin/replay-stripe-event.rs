@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use commerce_ops::{OpsError, exit_with, sqs, table};
-use platform::config::required;
+use platform::config::{required, stripe_key_is_live};
 use platform::telemetry::count_aws_calls;
 use store::receipts::ReceiptQueue;
 use store::stripe_events::Delivery;
@@ -26,7 +26,7 @@ async fn run() -> Result<(), OpsError> {
         .filter(|id| !id.is_empty())
         .ok_or_else(|| OpsError::Usage("usage: replay-stripe-event EVENT_ID   (make replay EVENT=evt_...)".into()))?;
     let receipts = ReceiptQueue { client: sqs().await, url: required("RECEIPT_QUEUE_URL")? };
-    let processor = Processor::new(table().await?, receipts);
+    let processor = Processor::new(table().await?, receipts, stripe_key_is_live(&required("STRIPE_SECRET_KEY")?));
     let stored = processor
         .ledger
         .stripe_event(&event_id)

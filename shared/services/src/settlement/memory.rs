@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::{LedgerEntry, ReceiptSender, SettlementStore};
 use domain::Result;
-use domain::order::{OrderHead, OrderStatus, ReceiptStatus};
+use domain::order::{OrderHead, OrderStatus, ReceiptStatus, StockHold};
 use domain::payment::PaymentReport;
 use domain::timefmt;
 use store::keys;
@@ -50,7 +50,13 @@ impl SettlementStore for MemorySettlementStore {
         Ok(self.orders.lock().unwrap().get(order_id).cloned())
     }
 
-    async fn settle(&self, entry: &LedgerEntry<'_>, order_id: &str, report: &PaymentReport<'_>) -> Result<Settled> {
+    async fn settle(
+        &self,
+        entry: &LedgerEntry<'_>,
+        order_id: &str,
+        report: &PaymentReport<'_>,
+        _returns: &[StockHold],
+    ) -> Result<Settled> {
         *self.settle_calls.lock().unwrap() += 1;
         let mut orders = self.orders.lock().unwrap();
         let mut ledger = self.ledger.lock().unwrap();
