@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv dynamodb-local java build run test unit lint fmt deploy-check requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress
+.PHONY: help venv dynamodb-local java build run test unit lint fmt deploy-check requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress staff
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -26,6 +26,7 @@ help:
 	@echo "make redrive move the receipt dead-letter queue back to the queue; safe to repeat"
 	@echo "make bounce EMAIL=... [KIND=bounce|transient|complaint]  publish an SES event to the local topic"
 	@echo "make suppressions  list the suppression list; make unsuppress EMAIL=...  take one address off"
+	@echo "make staff USERNAME=...  make a user staff (STAFF=off takes it away)"
 
 # The venv is rebuilt when the pinned requirements change.
 $(VENV)/.installed: infra/requirements.txt
@@ -126,6 +127,11 @@ suppressions: build
 unsuppress: build
 	@test -n "$(EMAIL)" || { echo "usage: make unsuppress EMAIL=someone@example.com" >&2; exit 2; }
 	infra/stack.sh tool unsuppress "$(EMAIL)"
+
+# Staff keep the catalog and see and refund every order; STAFF=off takes it away.
+staff: build
+	@test -n "$(USERNAME)" || { echo "usage: make staff USERNAME=alice [STAFF=off]" >&2; exit 2; }
+	infra/stack.sh tool staff "$(USERNAME)" "$(or $(STAFF),on)"
 
 # The rules and each function's routes in process, with no stack: unit tests
 # beside the code, and every function's tests/router.rs.

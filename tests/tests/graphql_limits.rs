@@ -200,7 +200,7 @@ async fn the_full_introspection_query_is_exempt_from_the_depth_limit_and_shows_t
     assert_eq!(schema["mutationType"]["name"], "Mutation");
     assert_eq!(schema["subscriptionType"], Value::Null);
 
-    // Exactly the contract's SDL, plus `User.dateJoined`.
+    // Exactly the contract's SDL, plus `User.dateJoined` and `User.isStaff`.
     let types = &schema["types"];
     let expected: [(&str, &str, &[&str]); 13] = [
         ("Query", "fields", &["me", "post", "posts"]),
@@ -211,7 +211,7 @@ async fn the_full_introspection_query_is_exempt_from_the_depth_limit_and_shows_t
             &["author", "body", "commentCount", "comments", "createdAt", "id", "isPublic", "title", "updatedAt"],
         ),
         ("Comment", "fields", &["author", "body", "createdAt", "id", "post", "updatedAt"]),
-        ("User", "fields", &["dateJoined", "id", "username"]),
+        ("User", "fields", &["dateJoined", "id", "isStaff", "username"]),
         ("PostConnection", "fields", &["edges", "pageInfo"]),
         ("PostEdge", "fields", &["cursor", "node"]),
         ("CommentConnection", "fields", &["edges", "pageInfo"]),

@@ -306,9 +306,20 @@ impl UserNode {
         &self.username
     }
     async fn date_joined(&self, ctx: &Context<'_>) -> GqlResult<OffsetDateTime> {
+        Ok(self.stored(ctx).await?.date_joined)
+    }
+    /// Staff keep the catalog and see every order.
+    async fn is_staff(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        Ok(self.stored(ctx).await?.is_staff)
+    }
+}
+
+impl UserNode {
+    /// The user as stored, through the request's batching loader.
+    async fn stored(&self, ctx: &Context<'_>) -> GqlResult<domain::user::User> {
         let loader = ctx.data::<DataLoader<UserLoader>>()?;
         let user = loader.load_one(self.id.clone()).await.map_err(resolver_error)?;
-        user.map(|user| user.date_joined).ok_or_else(|| resolver_error(domain::Error::NotFound))
+        user.ok_or_else(|| resolver_error(domain::Error::NotFound))
     }
 }
 

@@ -1,11 +1,14 @@
-//! `GET /products`: the catalog, paged, oldest product first.
+//! The catalog: `GET /products` (everyone, paged, oldest product first), and
+//! `POST /products`, `PATCH /products/{id}` (staff).
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
-use domain::catalog::Product;
+use domain::catalog::{Product, ProductInput};
+use domain::error::ErrorBody;
 use domain::{Error, FieldErrors, Result};
-use web::pagination::{Page, envelope, parse_page_size, query_map, scope_of};
+use web::http::{Authenticated, Json, json_response};
+use web::pagination::{Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
 
 use crate::OrdersState;
 
@@ -31,6 +34,52 @@ pub(crate) async fn list_products(
     }
     let scope = scope_of(&[("list", "products")]);
     let (direction, start) = state.cursors.start(params.get("cursor").map(String::as_str), &scope)?;
-    let page = state.orders.products(direction, start.as_ref(), page_size).await?;
+    let page = state.catalog.products(direction, start.as_ref(), page_size).await?;
     Ok(envelope(&state.cursors, (&uri, &headers), &scope, page, Product::clone))
+}
+
+/// Add a product (staff).
+#[utoipa::path(post, path = "/api/v1/products", tag = "orders", operation_id = "createProduct",
+    security(("bearer" = [])),
+    request_body = ProductInput,
+    responses(
+        (status = 201, description = "The product; `Location` is its URL.", body = Product),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "Not staff.", body = ErrorBody),
+    ))]
+pub(crate) async fn create_product(
+    State(state): State<OrdersState>,
+    Authenticated(me): Authenticated,
+    headers: HeaderMap,
+    Json(input): Json<ProductInput>,
+) -> Result<Response> {
+    let product = state.catalog.create(&me, input).await?;
+    let mut response = json_response(StatusCode::CREATED, &product);
+    let location = absolute_url(&headers, &format!("/api/v1/products/{}", product.id));
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Change a product (staff): any of its fields; `stock: null` lifts the
+/// limit. Orders already placed keep their prices.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "orders", operation_id = "updateProduct",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Product id.")),
+    request_body = ProductInput,
+    responses(
+        (status = 200, description = "The product as it now is.", body = Product),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "Not staff.", body = ErrorBody),
+        (status = 404, description = "No such product.", body = ErrorBody),
+    ))]
+pub(crate) async fn update_product(
+    State(state): State<OrdersState>,
+    Authenticated(me): Authenticated,
+    Path(id): Path<String>,
+    Json(input): Json<ProductInput>,
+) -> Result<Response> {
+    let product = state.catalog.update(&me, &id, input).await?;
+    Ok(json_response(StatusCode::OK, &product))
 }

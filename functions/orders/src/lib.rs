@@ -12,10 +12,12 @@ use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use domain::error::ErrorBody;
-use domain::order::{Order, OrderInput, OrderView};
+use domain::order::{Order, OrderInput, OrderStatus, OrderView};
+use domain::user::normalize_email;
 use domain::{Error, FieldErrors, Result};
 use services::Table;
-use services::orders::{OrderService, PaymentIntents};
+use services::catalog::CatalogService;
+use services::orders::{OrderFilter, OrderService, PaymentIntents};
 use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -27,6 +29,7 @@ use web::throttle::{self, Throttle};
 #[derive(Clone)]
 pub struct OrdersState {
     pub orders: OrderService,
+    pub catalog: CatalogService,
     pub tokens: Arc<TokenService>,
     pub cursors: CursorCodec,
     pub throttle: Throttle,
@@ -41,8 +44,8 @@ impl OrdersState {
         cursors: CursorCodec,
         throttle: Throttle,
     ) -> Self {
-        let orders = OrderService::new(table).with_payment_intents(intents);
-        Self { orders, tokens: Arc::new(tokens), cursors, throttle }
+        let orders = OrderService::new(table.clone()).with_payment_intents(intents);
+        Self { orders, catalog: CatalogService::new(table), tokens: Arc::new(tokens), cursors, throttle }
     }
 }
 
@@ -55,7 +58,8 @@ impl FromRef<OrdersState> for Arc<TokenService> {
 /// The routes and their OpenAPI operations, from the same annotations.
 pub fn api() -> OpenApiRouter<OrdersState> {
     OpenApiRouter::new()
-        .routes(routes!(catalog::list_products))
+        .routes(routes!(catalog::list_products, catalog::create_product))
+        .routes(routes!(catalog::update_product))
         .routes(routes!(list_orders, create_order))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
@@ -94,7 +98,7 @@ async fn create_order(
     Ok(response)
 }
 
-/// An order, to its owner or the holder of its order token.
+/// An order, to its owner, the holder of its order token, or staff.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "getOrder",
     security(("bearer" = []), ("orderToken" = [])),
     params(
@@ -106,7 +110,16 @@ async fn create_order(
         (status = 404, description = "No such order, or not the caller's.", body = ErrorBody),
     ))]
 async fn get_order(State(state): State<OrdersState>, access: OrderAccess, Path(id): Path<String>) -> Result<Response> {
-    let order = access.open(&id, state.orders.order(&id)).await?;
+    let order = match (access.open(&id, state.orders.order(&id)).await, &access.caller) {
+        // Not theirs: staff read every order; to anyone else it does not exist.
+        (Err(Error::NotFound), Some(caller)) if caller.claims_staff => {
+            state.orders.order_as_staff(caller, &id).await.map_err(|e| match e {
+                Error::PermissionDenied => Error::NotFound,
+                other => other,
+            })?
+        }
+        (read, _) => read?,
+    };
     Ok(json_response(StatusCode::OK, &order.view()))
 }
 
@@ -134,14 +147,20 @@ async fn cancel_order(
     Ok(json_response(StatusCode::OK, &canceled.view()))
 }
 
-/// The caller's orders, newest first.
+/// The caller's orders, newest first; for staff, every order, filtered by
+/// `status` and `email`.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "listOrders",
     security(("bearer" = [])),
     params(
         ("page_size" = Option<u32>, Query, description = "1–100, default 20.", minimum = 1, maximum = 100),
         ("cursor" = Option<String>, Query, description = "Opaque; from a `next` or `previous` link."),
+        ("status" = Option<OrderStatus>, Query, description = "Staff only: orders in this status."),
+        ("email" = Option<String>, Query, description = "Staff only: orders placed with this email."),
     ),
-    responses((status = 200, description = "A page of the caller's orders, each with its items.", body = Page<OrderView>)))]
+    responses(
+        (status = 200, description = "A page of orders, each with its items.", body = Page<OrderView>),
+        (status = 403, description = "`status` or `email` from someone who is not staff.", body = ErrorBody),
+    ))]
 async fn list_orders(
     State(state): State<OrdersState>,
     Authenticated(me): Authenticated,
@@ -152,11 +171,34 @@ async fn list_orders(
     let params = query_map(raw.as_deref());
     let mut errors = FieldErrors::new();
     let page_size = parse_page_size(params.get("page_size").map(String::as_str), &mut errors);
+    let status = params.get("status").filter(|s| !s.is_empty()).and_then(|text| {
+        let status = OrderStatus::parse(text);
+        if status.is_none() {
+            errors.add("status", format!("Select a valid choice. {text} is not one of the available choices."));
+        }
+        status
+    });
+    let email = params.get("email").map(|e| e.trim()).filter(|e| !e.is_empty()).map(normalize_email);
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    let cursor = params.get("cursor").map(String::as_str);
+    if me.claims_staff {
+        let filter = OrderFilter { status, email };
+        let scope = scope_of(&[
+            ("list", "all-orders"),
+            ("status", filter.status.map(OrderStatus::as_str).unwrap_or_default()),
+            ("email", filter.email.as_deref().unwrap_or_default()),
+        ]);
+        let (direction, start) = state.cursors.start(cursor, &scope)?;
+        let page = state.orders.list_all_as_staff(&me, &filter, direction, start.as_ref(), page_size).await?;
+        return Ok(envelope(&state.cursors, (&uri, &headers), &scope, page, Order::view));
+    }
+    if status.is_some() || email.is_some() {
+        return Err(Error::PermissionDenied);
+    }
     let scope = scope_of(&[("list", "orders"), ("user", &me.user_id)]);
-    let (direction, start) = state.cursors.start(params.get("cursor").map(String::as_str), &scope)?;
+    let (direction, start) = state.cursors.start(cursor, &scope)?;
     let page = state.orders.list_for_user(&me.user_id, direction, start.as_ref(), page_size).await?;
     Ok(envelope(&state.cursors, (&uri, &headers), &scope, page, Order::view))
 }
@@ -168,6 +210,15 @@ mod tests {
         let document = super::api().into_openapi();
         let mut paths: Vec<&str> = document.paths.paths.keys().map(String::as_str).collect();
         paths.sort_unstable();
-        assert_eq!(paths, ["/api/v1/orders", "/api/v1/orders/{id}", "/api/v1/orders/{id}/cancel", "/api/v1/products"]);
+        assert_eq!(
+            paths,
+            [
+                "/api/v1/orders",
+                "/api/v1/orders/{id}",
+                "/api/v1/orders/{id}/cancel",
+                "/api/v1/products",
+                "/api/v1/products/{id}"
+            ]
+        );
     }
 }

@@ -60,3 +60,18 @@ async fn listing_orders_needs_a_signed_in_caller() {
     assert_eq!(bad_size.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
 }
+
+#[tokio::test]
+async fn only_staff_keep_the_catalog_and_see_every_order() {
+    let app = app();
+    let ann = access_token(&tokens(), "ann");
+    let product = json!({"name": "Poster", "unit_amount": 1500, "currency": "usd"});
+    let anonymous = call(&app, Method::POST, "/api/v1/products", None, Some(product.clone())).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let customer = call(&app, Method::POST, "/api/v1/products", Some(&ann), Some(product)).await;
+    assert_eq!((customer.status, &customer.body["code"]), (StatusCode::FORBIDDEN, &json!("permission_denied")));
+    let patch = call(&app, Method::PATCH, "/api/v1/products/01P", Some(&ann), Some(json!({"active": false}))).await;
+    assert_eq!(patch.status, StatusCode::FORBIDDEN);
+    let filtered = call(&app, Method::GET, "/api/v1/orders?status=paid", Some(&ann), None).await;
+    assert_eq!(filtered.status, StatusCode::FORBIDDEN, "filters are staff's");
+}

@@ -3,7 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::field::Field;
 use crate::ids::is_plausible_id;
+use crate::post::WriteMode;
+use crate::validate::{BLANK, REQUIRED, length_between};
+use crate::{FieldErrors, Result};
+
+pub const NAME_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 5000;
 
 /// A product as stored and as clients see it. Money is an integer in the
 /// currency's minor unit plus a lower-case ISO 4217 code.
@@ -60,6 +67,130 @@ impl Product {
     }
 }
 
+/// `POST /products` and `PATCH /products/{id}` as sent (staff only).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct ProductInput {
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, example = "Field notes, issue 3")]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 5000)]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = i64, minimum = 1, maximum = 99_999_999, example = 1299)]
+    pub unit_amount: Field<i64>,
+    /// Lower-case ISO 4217; upper case is accepted and folded.
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 3, max_length = 3, example = "usd")]
+    pub currency: Field<String>,
+    /// Default `true`.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub active: Field<bool>,
+    /// How many are left to sell; `null` for no limit (the default).
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    pub stock: Field<i64>,
+}
+
+/// What a product write changes, validated. `stock: Some(None)` lifts the
+/// limit.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProductChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub unit_amount: Option<i64>,
+    pub currency: Option<String>,
+    pub active: Option<bool>,
+    pub stock: Option<Option<i64>>,
+}
+
+impl ProductInput {
+    /// A create (`Full`) needs name, unit amount and currency; a PATCH
+    /// (`Partial`) takes any of the fields.
+    pub fn validate(self, mode: WriteMode) -> Result<ProductChanges> {
+        let mut errors = FieldErrors::new();
+        let mut changes = ProductChanges::default();
+        let full = mode == WriteMode::Full;
+        let not_null = "This field may not be null.";
+        match self.name {
+            Field::Value(name) => {
+                let name = name.trim().to_owned();
+                if name.is_empty() {
+                    errors.add("name", BLANK);
+                } else {
+                    length_between(&mut errors, "name", &name, 1, NAME_MAX);
+                }
+                changes.name = Some(name);
+            }
+            Field::Null => errors.add("name", not_null),
+            Field::Absent if full => errors.add("name", REQUIRED),
+            Field::Absent => {}
+        }
+        match self.description {
+            Field::Value(description) => {
+                length_between(&mut errors, "description", &description, 0, DESCRIPTION_MAX);
+                changes.description = Some(description);
+            }
+            Field::Null => errors.add("description", not_null),
+            Field::Absent if full => changes.description = Some(String::new()),
+            Field::Absent => {}
+        }
+        match self.unit_amount {
+            Field::Value(amount) if !(1..=MAX_AMOUNT).contains(&amount) => errors.add(
+                "unit_amount",
+                format!("Ensure this value is between 1 and {MAX_AMOUNT} (the currency's minor unit)."),
+            ),
+            Field::Value(amount) => changes.unit_amount = Some(amount),
+            Field::Null => errors.add("unit_amount", not_null),
+            Field::Absent if full => errors.add("unit_amount", REQUIRED),
+            Field::Absent => {}
+        }
+        match self.currency {
+            Field::Value(currency) => {
+                let currency = currency.trim().to_ascii_lowercase();
+                if is_currency_code(&currency) {
+                    changes.currency = Some(currency);
+                } else {
+                    errors.add("currency", "Enter a three-letter ISO 4217 currency code.");
+                }
+            }
+            Field::Null => errors.add("currency", not_null),
+            Field::Absent if full => errors.add("currency", REQUIRED),
+            Field::Absent => {}
+        }
+        match self.active {
+            Field::Value(active) => changes.active = Some(active),
+            Field::Null => errors.add("active", not_null),
+            Field::Absent if full => changes.active = Some(true),
+            Field::Absent => {}
+        }
+        match self.stock {
+            Field::Value(stock) if stock < 0 => errors.add("stock", "Ensure this value is greater than or equal to 0."),
+            Field::Value(stock) => changes.stock = Some(Some(stock)),
+            Field::Null => changes.stock = Some(None),
+            Field::Absent if full => changes.stock = Some(None),
+            Field::Absent => {}
+        }
+        errors.into_result(changes)
+    }
+}
+
+impl ProductChanges {
+    /// The product a create makes, under `id`.
+    pub fn into_product(self, id: String) -> Product {
+        Product {
+            id,
+            name: self.name.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            unit_amount: self.unit_amount.unwrap_or_default(),
+            currency: self.currency.unwrap_or_default(),
+            active: self.active.unwrap_or(true),
+            stock: self.stock.flatten(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +217,39 @@ mod tests {
         let bad = Product { id: "a b".into(), name: " ".into(), unit_amount: 0, currency: "USD".into(), ..product() };
         let problems = bad.problems();
         assert_eq!(problems.len(), 4, "{problems:?}");
+    }
+
+    fn input(json: serde_json::Value) -> ProductInput {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_new_product_needs_a_name_a_price_and_a_currency() {
+        let Err(crate::Error::Validation(errors)) = input(serde_json::json!({})).validate(WriteMode::Full) else {
+            panic!("an empty product was accepted");
+        };
+        for field in ["name", "unit_amount", "currency"] {
+            assert_eq!(errors.get(field).unwrap(), [REQUIRED], "{field}");
+        }
+        let made = input(serde_json::json!({"name": " Tote ", "unit_amount": 2200, "currency": "KRW", "stock": 5}))
+            .validate(WriteMode::Full)
+            .unwrap()
+            .into_product("01P".into());
+        assert_eq!(
+            (made.name.as_str(), made.currency.as_str(), made.active, made.stock),
+            ("Tote", "krw", true, Some(5))
+        );
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names_and_null_stock_lifts_the_limit() {
+        let changes = input(serde_json::json!({"stock": null})).validate(WriteMode::Partial).unwrap();
+        assert_eq!(changes, ProductChanges { stock: Some(None), ..ProductChanges::default() });
+        let bad = input(serde_json::json!({"unit_amount": 0, "stock": -1, "name": null})).validate(WriteMode::Partial);
+        let Err(crate::Error::Validation(errors)) = bad else { panic!("accepted") };
+        for field in ["unit_amount", "stock", "name"] {
+            assert!(errors.get(field).is_some(), "{field}");
+        }
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::{FieldErrors, Result};
 pub struct Principal {
     pub user_id: String,
     pub username: String,
+    /// The token says the user was staff when it was issued. A claim only:
+    /// what staff may do is confirmed against the user as stored now.
+    pub claims_staff: bool,
 }
 
 /// A freshly issued refresh token and what the store must remember of it.
@@ -36,6 +39,9 @@ pub struct User {
     pub username: String,
     #[schema(example = "alice@example.com", format = Email)]
     pub email: String,
+    /// Staff keep the catalog and see and refund every order. Only an
+    /// operations command (`make staff`) makes someone staff.
+    pub is_staff: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub date_joined: OffsetDateTime,
 }

@@ -13,7 +13,7 @@ use domain::user::{Credentials, Registration, User};
 use domain::{Error, Result, timefmt};
 use store::{LoginRepository, RefreshCheck, SocialRepository, Table, UserRepository};
 
-use crate::tokens::{TokenService, TokenType};
+use crate::tokens::{Principal, TokenService, TokenType};
 
 /// What a sign-in or a refresh gives the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,7 @@ impl AccountService {
             id: domain::ids::new_id_at(date_joined),
             username: registration.username,
             email: registration.email,
+            is_staff: false,
             date_joined,
         };
         let hash = hash_password(&registration.password)?;
@@ -96,7 +97,7 @@ impl AccountService {
         match self.logins.rotate(&claims.jti, &next, now).await? {
             RefreshCheck::Accepted => {
                 let user = self.users.get(&claims.sub).await?.ok_or(Error::TokenNotValid)?;
-                let access = self.tokens.issue_access(&user.id, &user.username, now)?;
+                let access = self.tokens.issue_access_for(&user, now)?;
                 Ok(TokenPair { access, refresh: next.token })
             }
             outcome => Err(refused(outcome, &claims.sub, &login_id)),
@@ -117,6 +118,13 @@ impl AccountService {
         }
     }
 
+    /// The caller, confirmed staff against the user as stored now (a token
+    /// only claims it): 403 for anyone else. One read, made only for callers
+    /// whose token claims staff.
+    pub async fn confirm_staff(&self, caller: &Principal) -> Result<User> {
+        confirm_staff(&self.users, caller).await
+    }
+
     pub async fn user(&self, user_id: &str) -> Result<Option<User>> {
         self.users.get(user_id).await
     }
@@ -124,6 +132,20 @@ impl AccountService {
     /// Users by id, in one batched read; ids with no user are left out.
     pub async fn users(&self, user_ids: &[String]) -> Result<HashMap<String, User>> {
         self.users.get_many(user_ids).await
+    }
+}
+
+/// The staff rule, for every service that offers staff something.
+pub(crate) async fn confirm_staff(users: &UserRepository, caller: &Principal) -> Result<User> {
+    if !caller.claims_staff {
+        return Err(Error::PermissionDenied);
+    }
+    match users.get(&caller.user_id).await? {
+        Some(user) if user.is_staff => Ok(user),
+        _ => {
+            tracing::warn!(user_id = %caller.user_id, "a staff claim the stored user no longer holds");
+            Err(Error::PermissionDenied)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! repositories; functions reach the table only through them.
 
 pub mod accounts;
+pub mod catalog;
 pub mod cursors;
 pub mod email;
 pub mod orders;

@@ -7,16 +7,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::catalog::Product;
 use domain::order::{self, Order, OrderHead, OrderRequest, OrderStatus, ReceiptStatus, new_order_token};
 use domain::{Error, FieldErrors, Result, ids, timefmt};
 use store::orders::Canceled;
 use store::paging::{Direction, ListPage, PositionKey};
 use store::{OrderRepository, ProductRepository, Table, UserRepository};
 
+use crate::accounts::confirm_staff;
 use crate::tokens::Principal;
 
-pub use store::orders::IntentRecord;
+pub use store::orders::{IntentRecord, OrderFilter};
 
 /// What canceling a payment at its provider came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,14 +165,27 @@ impl OrderService {
         self.orders.list_for_user(user_id, direction, start, page_size).await
     }
 
-    /// A page of the catalog, oldest product first.
-    pub async fn products(
+    /// Any order, for staff; 403 for anyone else.
+    pub async fn order_as_staff(&self, caller: &Principal, order_id: &str) -> Result<Order> {
+        confirm_staff(&self.users, caller).await?;
+        if !domain::ids::is_plausible_id(order_id) {
+            return Err(Error::NotFound);
+        }
+        self.orders.get(order_id).await?.ok_or(Error::NotFound)
+    }
+
+    /// A page of every order, newest first, filtered: staff's list; 403 for
+    /// anyone else.
+    pub async fn list_all_as_staff(
         &self,
+        caller: &Principal,
+        filter: &OrderFilter,
         direction: Direction,
         start: Option<&PositionKey>,
         page_size: usize,
-    ) -> Result<ListPage<Product>> {
-        self.products.list(direction, start, page_size).await
+    ) -> Result<ListPage<Order>> {
+        confirm_staff(&self.users, caller).await?;
+        self.orders.list_all(filter, direction, start, page_size).await
     }
 
     /// Records `payment_intent_id` as the order's payment, unless another

@@ -328,7 +328,7 @@ mod tests {
     }
 
     fn person(name: &str) -> Principal {
-        Principal { user_id: format!("01{}", name.to_uppercase()), username: name.to_owned() }
+        Principal { user_id: format!("01{}", name.to_uppercase()), username: name.to_owned(), claims_staff: false }
     }
 
     fn post_input(title: &str, is_public: bool) -> PostInput {

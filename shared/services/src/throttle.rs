@@ -214,7 +214,7 @@ mod tests {
         throttle.hit_caller(None, "10.0.0.1").await.unwrap();
         throttle.hit_caller(None, "10.0.0.1").await.unwrap();
         assert!(matches!(throttle.hit_caller(None, "10.0.0.1").await, Err(Error::Throttled { .. })), "anon_burst");
-        let ann = Principal { user_id: "01ANN".into(), username: "ann".into() };
+        let ann = Principal { user_id: "01ANN".into(), username: "ann".into(), claims_staff: false };
         for _ in 0..5 {
             throttle.hit_caller(Some(&ann), "10.0.0.1").await.expect("a user is counted by id, not address");
         }

@@ -31,6 +31,9 @@ pub struct Claims {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// An access token of a staff user (absent otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub staff: bool,
 }
 
 pub use domain::user::{IssuedRefresh, Principal};
@@ -61,7 +64,7 @@ impl TokenService {
         let login_id = domain::ids::new_id();
         let refresh = self.issue_refresh(&user.id, &login_id, now)?;
         logins.start(&user.id, &refresh, now).await?;
-        let access = self.issue_access(&user.id, &user.username, now)?;
+        let access = self.issue_access_for(user, now)?;
         tracing::info!(user_id = %user.id, login_id = %login_id, "signed in");
         Ok((access, refresh.token))
     }
@@ -85,9 +88,20 @@ impl TokenService {
         self.settings.access_lifetime.as_secs() as i64
     }
 
+    /// An access token of a user who is not staff.
     pub fn issue_access(&self, user_id: &str, username: &str, now: i64) -> Result<String> {
+        self.access_token(user_id, username, false, now)
+    }
+
+    /// An access token for `user` as stored, staff claim included.
+    pub fn issue_access_for(&self, user: &domain::user::User, now: i64) -> Result<String> {
+        self.access_token(&user.id, &user.username, user.is_staff, now)
+    }
+
+    fn access_token(&self, user_id: &str, username: &str, staff: bool, now: i64) -> Result<String> {
         let mut claims = self.claims(user_id, TokenType::Access, now, self.settings.access_lifetime.as_secs(), None);
         claims.username = Some(username.to_owned());
+        claims.staff = staff;
         self.sign(&claims)
     }
 
@@ -95,7 +109,7 @@ impl TokenService {
     pub fn authenticate(&self, token: &str) -> Result<Principal> {
         let claims = self.verify(token, TokenType::Access)?;
         let username = claims.username.filter(|u| !u.is_empty()).ok_or(Error::TokenNotValid)?;
-        Ok(Principal { user_id: claims.sub, username })
+        Ok(Principal { user_id: claims.sub, username, claims_staff: claims.staff })
     }
 
     /// A refresh token for `login_id`; each one carries a fresh `jti` that
@@ -140,6 +154,7 @@ impl TokenService {
             token_type,
             sid,
             username: None,
+            staff: false,
         }
     }
 
@@ -185,7 +200,7 @@ mod tests {
         assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("iss-test", "aud-test"));
         assert_eq!(
             tokens.authenticate(&token).unwrap(),
-            Principal { user_id: "user-1".into(), username: "alice".into() }
+            Principal { user_id: "user-1".into(), username: "alice".into(), claims_staff: false }
         );
     }
 

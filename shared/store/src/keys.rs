@@ -15,7 +15,7 @@
 //! | post              | `POST#<post id>`     | `#POST`    | `POSTS` / `<post id>`       | no  |
 //! | comment           | `POST#<post id>`     | `COMMENT#<comment id>` | `COMMENT#<comment id>` / `COMMENT` | no |
 //! | product           | `PRODUCT#<product id>` | `PRODUCT` | `PRODUCTS` / `<product id>` | no |
-//! | order (lines and stock holds inside) | `ORDER#<order id>` | `#ORDER` | `USER_ORDERS#<user id>` / `<order id>#ORDER` (signed-in orders only) | no |
+//! | order (lines and stock holds inside) | `ORDER#<order id>` | `#ORDER` | `USER_ORDERS#<user id>` / `<order id>#ORDER` (signed-in orders only); gsi2: `ORDERS` / `<order id>` | no |
 //! | payment intent    | `PAYMENT_INTENT#<pi id>` | `PAYMENT_INTENT` | – (points at its order) | no |
 //! | Stripe event      | `STRIPE_EVENT#<evt id>` | `STRIPE_EVENT` | –                      | no  |
 //! | event delivery    | `STRIPE_EVENT#<evt id>` | `DELIVERY#<delivery id>` | –            | yes |
@@ -182,7 +182,8 @@ pub fn title_order(title_key: &str, post_id: &str) -> String {
 //   conditional write claims a send.
 // - A customer's orders list is `gsi1` under `USER_ORDERS#<user id>`
 //   (`<order id>#ORDER`): newest first is one descending Query. Guest orders
-//   are not in any list.
+//   are not in any customer's list. Every order is in staff's list, `gsi2`
+//   under `ORDERS` by order id, filtered by status and email.
 // - `PAYMENT_INTENT#<id>` leads from a PaymentIntent back to its order
 //   (refund events name the intent, not the order).
 // - A Stripe event is recorded once under its id (a conditional put: the
@@ -209,6 +210,14 @@ pub fn order_partition(order_id: &str) -> String {
 
 pub fn order(order_id: &str) -> (String, String) {
     (order_partition(order_id), ORDER_SK.to_owned())
+}
+
+/// `gsi2` of every order: one partition, by order id (so by time), for
+/// staff. A busy shop would shard it by day; this one reads it newest first.
+pub const ALL_ORDERS: &str = "ORDERS";
+
+pub fn order_in_all_orders(order_id: &str) -> (String, String) {
+    (ALL_ORDERS.to_owned(), order_id.to_owned())
 }
 
 pub fn orders_of_user(user_id: &str) -> String {

@@ -20,6 +20,18 @@ use domain::{Error, Result, timefmt};
 
 /// The attributes that position an item in a customer's order list.
 const ORDER_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI1_PK, keys::GSI1_SK];
+/// The attributes that position an item in staff's list of every order.
+const ALL_ORDERS_POSITION: &[&str] = &[keys::PK, keys::SK, keys::GSI2_PK, keys::GSI2_SK];
+/// Orders read per Query call when a filter may skip many.
+const FILTERED_READ_PER_CALL: usize = 200;
+
+/// Which orders staff's list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    /// Normalised, as orders keep it.
+    pub email: Option<String>,
+}
 /// Writes of one order tried when other orders' transactions hold the same
 /// products (DynamoDB cancels all but one of them); nothing was written.
 const CREATE_ATTEMPTS: u32 = 8;
@@ -98,6 +110,9 @@ impl OrderRepository {
         head.insert("correlation_id".into(), s(&order.correlation_id));
         head.insert("created_at".into(), s(timefmt::rfc3339(order.created_at)));
         head.insert("updated_at".into(), s(timefmt::rfc3339(order.updated_at)));
+        let (all_pk, all_sk) = keys::order_in_all_orders(&order.id);
+        head.insert(keys::GSI2_PK.into(), s(all_pk));
+        head.insert(keys::GSI2_SK.into(), s(all_sk));
         if let Some(hash) = &order.token_hash {
             head.insert("token_hash".into(), s(hash));
         }
@@ -242,6 +257,44 @@ impl OrderRepository {
         };
         let raw = paging::read_page(&self.table, &spec, direction, start, page_size).await?;
         paging::arrange(raw, direction, start, ORDER_POSITION, order_of_item)
+    }
+
+    /// A page of every order, newest first, filtered (staff's list): one
+    /// Query of the all-orders index, more when a filter skips many.
+    pub async fn list_all(
+        &self,
+        filter: &OrderFilter,
+        direction: Direction,
+        start: Option<&PositionKey>,
+        page_size: usize,
+    ) -> Result<ListPage<Order>> {
+        if start.is_some_and(|p| p.keys().any(|k| !ALL_ORDERS_POSITION.contains(&k.as_str()))) {
+            return Err(Error::Validation(domain::FieldErrors::single("cursor", "Invalid cursor.")));
+        }
+        let mut conditions = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":all".to_owned(), s(keys::ALL_ORDERS))]);
+        if let Some(status) = filter.status {
+            conditions.push("#status = :status");
+            names.insert("#status".to_owned(), "status".to_owned());
+            values.insert(":status".to_owned(), s(status.as_str()));
+        }
+        if let Some(email) = &filter.email {
+            conditions.push("email = :email");
+            values.insert(":email".to_owned(), s(email));
+        }
+        let spec = QuerySpec {
+            index: Some(keys::GSI2),
+            key_condition: format!("{} = :all", keys::GSI2_PK),
+            per_call: if conditions.is_empty() { page_size + 1 } else { FILTERED_READ_PER_CALL },
+            filter: (!conditions.is_empty()).then(|| conditions.join(" AND ")),
+            names,
+            values,
+            ascending: false,
+            key_attributes: ALL_ORDERS_POSITION,
+        };
+        let raw = paging::read_page(&self.table, &spec, direction, start, page_size).await?;
+        paging::arrange(raw, direction, start, ALL_ORDERS_POSITION, order_of_item)
     }
 
     /// Records `payment_intent_id` as the order's one PaymentIntent, and the

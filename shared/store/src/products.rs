@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::paging::Direction;
 use super::paging::{self, ListPage, PositionKey, QuerySpec};
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
+use aws_sdk_dynamodb::types::ReturnValue;
 use domain::Result;
-use domain::catalog::Product;
+use domain::catalog::{Product, ProductChanges};
 
 /// What the seed did to one product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,29 +84,13 @@ impl ProductRepository {
             None => Upserted::Created,
         };
         let now = domain::timefmt::rfc3339(domain::timefmt::now());
-        let mut item = item_with_key(keys::product(&product.id));
-        let (gsi1pk, gsi1sk) = keys::product_in_catalog(&product.id);
-        item.insert("id".into(), s(&product.id));
-        item.insert("name".into(), s(&product.name));
-        item.insert("description".into(), s(&product.description));
-        item.insert("unit_amount".into(), n(product.unit_amount));
-        item.insert("currency".into(), s(&product.currency));
-        item.insert("active".into(), AttributeValue::Bool(product.active));
-        let stock = match &stored {
-            Some(stored) => stock_attributes(stored),
-            None => product
-                .stock
-                .map(|stock| vec![("stock", n(stock)), ("stock_limited", AttributeValue::Bool(true))])
-                .unwrap_or_default(),
-        };
-        for (name, value) in stock {
-            item.insert(name.into(), value);
+        let created_at = stored.as_ref().and_then(|i| ItemReader(i).optional_string("created_at"));
+        let mut item = product_item(product, created_at.as_deref().unwrap_or(&now), &now);
+        if let Some(stored) = &stored {
+            // The count is what orders left; the seed does not reset it.
+            item.retain(|name, _| name != "stock" && name != "stock_limited");
+            item.extend(stock_attributes(stored).into_iter().map(|(name, value)| (name.to_owned(), value)));
         }
-        item.insert("updated_at".into(), s(&now));
-        let created_at = stored.as_ref().and_then(|i| ItemReader(i).optional_string("created_at")).unwrap_or(now);
-        item.insert("created_at".into(), s(created_at));
-        item.insert(keys::GSI1_PK.into(), s(gsi1pk));
-        item.insert(keys::GSI1_SK.into(), s(gsi1sk));
         self.table
             .client
             .put_item()
@@ -116,6 +101,93 @@ impl ProductRepository {
             .map_err(|e| sdk_error("PutItem", e))?;
         Ok(outcome)
     }
+}
+
+impl ProductRepository {
+    /// Adds a new product (staff): the id is new, so nothing is replaced.
+    pub async fn create(&self, product: &Product) -> Result<()> {
+        let now = domain::timefmt::rfc3339(domain::timefmt::now());
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(product_item(product, &now, &now)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Changes what `changes` names on an existing product (staff); the
+    /// product as it now is, or `None` when there is none. A stock value
+    /// sets the count and the limit; `null` lifts the limit.
+    pub async fn update(&self, product_id: &str, changes: &ProductChanges) -> Result<Option<Product>> {
+        let mut sets = vec!["updated_at = :now".to_owned()];
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":now".to_owned(), s(domain::timefmt::rfc3339(domain::timefmt::now())))]);
+        let mut set = |attribute: &str, value: AttributeValue| {
+            sets.push(format!("#{attribute} = :{attribute}"));
+            names.insert(format!("#{attribute}"), attribute.to_owned());
+            values.insert(format!(":{attribute}"), value);
+        };
+        if let Some(name) = &changes.name {
+            set("name", s(name));
+        }
+        if let Some(description) = &changes.description {
+            set("description", s(description));
+        }
+        if let Some(amount) = changes.unit_amount {
+            set("unit_amount", n(amount));
+        }
+        if let Some(currency) = &changes.currency {
+            set("currency", s(currency));
+        }
+        if let Some(active) = changes.active {
+            set("active", AttributeValue::Bool(active));
+        }
+        match changes.stock {
+            Some(Some(stock)) => {
+                set("stock", n(stock));
+                set("stock_limited", AttributeValue::Bool(true));
+            }
+            Some(None) => set("stock_limited", AttributeValue::Bool(false)),
+            None => {}
+        }
+        let update = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::product(product_id))))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllNew)
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values(Some(values));
+        let output = super::updated_if(update.send().await)?;
+        output.and_then(|output| output.attributes).as_ref().map(product_from).transpose()
+    }
+}
+
+fn product_item(product: &Product, created_at: &str, updated_at: &str) -> Item {
+    let mut item = item_with_key(keys::product(&product.id));
+    let (gsi1pk, gsi1sk) = keys::product_in_catalog(&product.id);
+    item.insert("id".into(), s(&product.id));
+    item.insert("name".into(), s(&product.name));
+    item.insert("description".into(), s(&product.description));
+    item.insert("unit_amount".into(), n(product.unit_amount));
+    item.insert("currency".into(), s(&product.currency));
+    item.insert("active".into(), AttributeValue::Bool(product.active));
+    if let Some(stock) = product.stock {
+        item.insert("stock".into(), n(stock));
+        item.insert("stock_limited".into(), AttributeValue::Bool(true));
+    }
+    item.insert("created_at".into(), s(created_at));
+    item.insert("updated_at".into(), s(updated_at));
+    item.insert(keys::GSI1_PK.into(), s(gsi1pk));
+    item.insert(keys::GSI1_SK.into(), s(gsi1sk));
+    item
 }
 
 /// A stored product's stock attributes, kept as they are.

@@ -121,6 +121,24 @@ impl UserRepository {
         self.get_stored(&user_id).await
     }
 
+    /// Makes the user who owns `username` staff, or not; the user as now
+    /// stored, or `None` when nobody has that username.
+    pub async fn set_staff(&self, username: &str, is_staff: bool) -> Result<Option<User>> {
+        let Some(stored) = self.find_for_sign_in(username).await? else { return Ok(None) };
+        self.table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(super::key_of(keys::user(&stored.user.id))))
+            .update_expression("SET is_staff = :staff")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":staff", aws_sdk_dynamodb::types::AttributeValue::Bool(is_staff))
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("UpdateItem", e))?;
+        Ok(Some(User { is_staff, ..stored.user }))
+    }
+
     async fn get_stored(&self, user_id: &str) -> Result<Option<StoredUser>> {
         let Some(item) = self.table.get(keys::user(user_id)).await? else { return Ok(None) };
         Ok(Some(StoredUser {
@@ -133,7 +151,7 @@ impl UserRepository {
     /// [`Table::batch_get`] allows. Password hashes are not read.
     pub async fn get_many(&self, user_ids: &[String]) -> Result<HashMap<String, User>> {
         let keys = user_ids.iter().map(|id| keys::user(id));
-        let items = self.table.batch_get(keys, false, Some("id, username, email, date_joined")).await?;
+        let items = self.table.batch_get(keys, false, Some("id, username, email, is_staff, date_joined")).await?;
         items.iter().map(|item| user_from(item).map(|user| (user.id.clone(), user))).collect()
     }
 }
@@ -144,6 +162,7 @@ fn user_from(item: &super::Item) -> Result<User> {
         id: read.string("id")?,
         username: read.string("username")?,
         email: read.string("email")?,
+        is_staff: read.bool("is_staff"),
         date_joined: read.time("date_joined")?,
     })
 }

@@ -93,7 +93,7 @@ mod tests {
         if let Some(token) = token {
             headers.insert(ORDER_TOKEN_HEADER, token.parse().unwrap());
         }
-        let caller = user.map(|id| Principal { user_id: id.into(), username: id.into() });
+        let caller = user.map(|id| Principal { user_id: id.into(), username: id.into(), claims_staff: false });
         OrderAccess::new(caller, &headers)
     }
 

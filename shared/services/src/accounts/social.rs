@@ -95,7 +95,13 @@ impl AccountService {
             if users.username_taken(&username).await? {
                 continue;
             }
-            let user = User { id: domain::ids::new_id(), username, email: email.clone(), date_joined: timefmt::now() };
+            let user = User {
+                id: domain::ids::new_id(),
+                username,
+                email: email.clone(),
+                is_staff: false,
+                date_joined: timefmt::now(),
+            };
             let identity_write = social.identity_write(provider, &identity.subject, &user.id)?;
             if users.create_with(&user, None, vec![identity_write]).await? {
                 tracing::info!(provider, user_id = %user.id, "user created by social sign-in");
