@@ -27,7 +27,7 @@ use local_gateway::{FunctionSpec, Template};
 use serde_json::json;
 
 use crate::events::{HttpEvents, HttpRequest, sqs_batch};
-use crate::measure::{Check, Subject, aws_calls_per_operation, batch_ok, graphql_ok, http_ok};
+use crate::measure::{Check, Subject, aws_calls_per_operation, batch_ok, graphql_ok, http_ok, sweep_ok};
 use crate::report::{FunctionResult, OperationResult, Report};
 
 const FLOOR: &str = "FloorFunction";
@@ -399,10 +399,10 @@ impl Bench {
         let mut functions: Vec<FunctionResult> = Vec::new();
         for name in &self.order {
             let subject = Subject::new(self.specs[name].clone(), &self.log_dir);
-            let check: Check = if matches!(name.as_str(), "ReceiptMailerFunction" | "EmailEventsFunction") {
-                batch_ok
-            } else {
-                http_ok
+            let check: Check = match name.as_str() {
+                "ReceiptMailerFunction" | "EmailEventsFunction" => batch_ok,
+                "OrderSweeperFunction" => sweep_ok,
+                _ => http_ok,
             };
             let cold = subject.cold_starts(self.settings.spawns, |_| self.probe(name, probes), check).await?;
             let size = load::size(&subject.spec.binary, &self.work_dir)?;
@@ -444,6 +444,15 @@ impl Bench {
                     &[(id.clone(), ses_notification("Delivery", "reader@example.com", &id))],
                 ))
             }
+            // A scheduled run: nothing has expired, so one Query.
+            "OrderSweeperFunction" => Ok(Bytes::from(
+                local_gateway::schedules::scheduled_event(
+                    "OrderSweeperFunction",
+                    "Sweep",
+                    time::OffsetDateTime::now_utc(),
+                )
+                .to_string(),
+            )),
             other => Err(format!("no cold-start event for {other}; add one to the bench")),
         }
     }

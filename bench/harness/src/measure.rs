@@ -212,6 +212,16 @@ pub fn http_ok(payload: &[u8]) -> Result<(), String> {
     }
 }
 
+/// A scheduled sweep's answer: what it did, no failure.
+pub fn sweep_ok(payload: &[u8]) -> Result<(), String> {
+    let swept: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| format!("not a sweep's answer ({e}): {}", String::from_utf8_lossy(payload)))?;
+    match swept.get("failed").and_then(serde_json::Value::as_u64) {
+        Some(0) => Ok(()),
+        _ => Err(format!("the sweep did not finish: {swept}")),
+    }
+}
+
 pub fn batch_ok(payload: &[u8]) -> Result<(), String> {
     let failed = crate::events::batch_failures(payload);
     if failed.is_empty() { Ok(()) } else { Err(format!("{} message(s) failed", failed.len())) }

@@ -1,7 +1,7 @@
 use orders::{OrdersState, router};
 use std::sync::Arc;
 
-use platform::config::{StoreSettings, TokenSettings, required};
+use platform::config::{StoreSettings, TokenSettings, order_hold, required};
 use platform::stripe::StripeClient;
 use platform::{aws, telemetry};
 use services::Table;
@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
     let throttle = Throttle::from_env(table.clone())?;
-    lambda_http::run(router(OrdersState::new(table, Arc::new(stripe), TokenService::new(tokens), cursors, throttle)))
-        .await
+    let mut state = OrdersState::new(table, Arc::new(stripe), TokenService::new(tokens), cursors, throttle);
+    state.orders = state.orders.with_hold(order_hold()?);
+    lambda_http::run(router(state)).await
 }

@@ -152,6 +152,7 @@ mod tests {
             receipt_status: ReceiptStatus::Queued,
             receipt_sent_at: None,
             created_at: at,
+            expires_at: at,
             updated_at: at,
         }
     }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::GatewayError;
 
@@ -20,7 +21,9 @@ Environment (arguments win):
   GATEWAY_LISTEN         address to listen on        (default 127.0.0.1:3000)
   GATEWAY_TEMPLATE       SAM template                (default infra/template.yaml)
   GATEWAY_BIN_DIR        where the binaries are      (default target/debug)
-  GATEWAY_MAX_INSTANCES  instances per function, >=1 (default 4)";
+  GATEWAY_MAX_INSTANCES  instances per function, >=1 (default 4)
+  GATEWAY_SCHEDULE_SECONDS  run every Schedule event this often instead of
+                         its template rate (default: the rate)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
@@ -31,6 +34,9 @@ pub struct GatewayConfig {
     /// Set in every instance's environment, over both the gateway's own
     /// environment and the template's variables.
     pub extra_env: Vec<(String, String)>,
+    /// Every `Schedule` event runs this often instead of at its rate (tests
+    /// and demos do not wait a minute).
+    pub schedule_every: Option<Duration>,
 }
 
 impl GatewayConfig {
@@ -42,6 +48,7 @@ impl GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             max_instances_per_function: DEFAULT_MAX_INSTANCES,
             extra_env: Vec::new(),
+            schedule_every: None,
         }
     }
 
@@ -61,6 +68,17 @@ impl GatewayConfig {
         let mut template = env("GATEWAY_TEMPLATE");
         let mut bin_dir = env("GATEWAY_BIN_DIR");
         let mut max = env("GATEWAY_MAX_INSTANCES").map(|v| ("GATEWAY_MAX_INSTANCES", v));
+        let schedule_every = match env("GATEWAY_SCHEDULE_SECONDS").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Some(Duration::from_secs_f64(seconds)),
+                _ => {
+                    return Err(GatewayError::Config(format!(
+                        "GATEWAY_SCHEDULE_SECONDS={v:?} is not a number of seconds above 0"
+                    )));
+                }
+            },
+        };
 
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -111,6 +129,7 @@ impl GatewayConfig {
             listen,
             max_instances_per_function,
             extra_env: Vec::new(),
+            schedule_every,
         })
     }
 }

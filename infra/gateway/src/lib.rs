@@ -11,6 +11,7 @@
 //! - `runtime_api`: the Runtime API each instance polls.
 //! - [`cors`]: the HttpApi's CORS configuration, applied as API Gateway does.
 //! - [`queues`]: SQS event sources, polled from the local queues.
+//! - [`schedules`]: `Schedule` events, run as EventBridge would.
 //! - [`server`]: the gateway itself.
 
 mod body;
@@ -22,6 +23,7 @@ pub mod pool;
 pub mod queues;
 pub mod routes;
 mod runtime_api;
+pub mod schedules;
 pub mod server;
 pub mod template;
 

@@ -20,6 +20,7 @@ use crate::pool::{FunctionPool, FunctionSpec};
 use crate::queues::QueuePoller;
 use crate::routes::Router;
 use crate::runtime_api::MAX_PAYLOAD_BYTES;
+use crate::schedules::ScheduleRunner;
 use crate::template::{RouteSpec, Template};
 
 /// A gateway bound to its port, not serving yet.
@@ -29,6 +30,8 @@ pub struct Gateway {
     state: Arc<AppState>,
     /// The template's SQS event sources; [`serve`] polls them.
     queue_pollers: Vec<QueuePoller>,
+    /// The template's schedules; [`serve`] runs them.
+    schedule_runners: Vec<ScheduleRunner>,
 }
 
 struct AppState {
@@ -56,6 +59,7 @@ impl Gateway {
         let mut router = Router::new();
         let mut pools = BTreeMap::new();
         let mut queue_pollers = Vec::new();
+        let mut schedule_runners = Vec::new();
         for def in &template.functions {
             for r in &def.http_routes {
                 match &r.route {
@@ -82,6 +86,14 @@ impl Gateway {
                     env: config.extra_env.clone(),
                 });
             }
+            for source in &def.schedules {
+                schedule_runners.push(ScheduleRunner {
+                    function: def.logical_id.clone(),
+                    pool: pool.clone(),
+                    source: source.clone(),
+                    every: config.schedule_every.unwrap_or(source.every),
+                });
+            }
             pools.insert(def.logical_id.clone(), pool);
         }
 
@@ -103,7 +115,16 @@ impl Gateway {
             local_addr,
             state: Arc::new(AppState { router, cors, pools, local_port: local_addr.port() }),
             queue_pollers,
+            schedule_runners,
         })
+    }
+
+    /// Runs the template's schedules until `stop` turns true ([`serve`]
+    /// does; a gateway embedded in a test may, alone).
+    pub fn spawn_schedules(&mut self, stop: tokio::sync::watch::Receiver<bool>) {
+        for runner in std::mem::take(&mut self.schedule_runners) {
+            tokio::spawn(runner.run(stop.clone()));
+        }
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -144,8 +165,9 @@ impl Gateway {
 }
 
 /// [`Gateway::bind`], the template's SQS event sources polled (see
-/// [`crate::queues`]), then [`Gateway::run`]. A gateway embedded with
-/// `bind` and `run` alone polls no queue.
+/// [`crate::queues`]) and its schedules run ([`crate::schedules`]), then
+/// [`Gateway::run`]. A gateway embedded with `bind` and `run` alone polls no
+/// queue and runs no schedule.
 pub async fn serve(
     config: GatewayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -155,6 +177,7 @@ pub async fn serve(
     for poller in std::mem::take(&mut gateway.queue_pollers) {
         tokio::spawn(poller.run(stopped.clone()));
     }
+    gateway.spawn_schedules(stopped.clone());
     gateway
         .run(async move {
             shutdown.await;

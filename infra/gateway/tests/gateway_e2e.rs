@@ -102,6 +102,7 @@ impl TestGateway {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_instances_per_function: max_instances,
             extra_env: vec![("FIXTURE_OVERRIDDEN".into(), "from-config".into())],
+            schedule_every: None,
         };
         let gateway = Gateway::bind(config).await.unwrap();
         let addr = gateway.local_addr();

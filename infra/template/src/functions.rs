@@ -1,6 +1,6 @@
 //! The template's functions: what a local gateway needs to run each one
 //! (binary, timeout, memory, plain environment) and its events (HTTP API
-//! routes, SQS sources).
+//! routes, SQS sources, schedules).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,6 +30,40 @@ pub struct FunctionDef {
     pub env: BTreeMap<String, String>,
     pub http_routes: Vec<HttpRouteDef>,
     pub sqs_sources: Vec<SqsEventSource>,
+    pub schedules: Vec<ScheduleSource>,
+}
+
+/// One `Schedule` event of a function: EventBridge invokes it every `every`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSource {
+    pub event_name: String,
+    /// As written, e.g. `rate(1 minute)`.
+    pub expression: String,
+    pub every: Duration,
+}
+
+/// EventBridge's `rate(N unit)`: minutes, hours or days (singular for 1).
+/// Cron expressions are not run locally.
+pub fn parse_rate(expression: &str) -> Result<Duration, String> {
+    let inner = expression
+        .trim()
+        .strip_prefix("rate(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .ok_or_else(|| format!("{expression:?} is not rate(N unit); only rates are run locally"))?;
+    let (count, unit) = inner.trim().split_once(' ').ok_or_else(|| format!("{expression:?} has no unit"))?;
+    let count: u64 = count.parse().map_err(|_| format!("{expression:?}: {count:?} is not a count"))?;
+    let seconds = match (count, unit.trim()) {
+        (1, "minute") => 60,
+        (1, "hour") => 3600,
+        (1, "day") => 86_400,
+        (n, "minutes") if n > 1 => 60 * n,
+        (n, "hours") if n > 1 => 3600 * n,
+        (n, "days") if n > 1 => 86_400 * n,
+        _ => {
+            return Err(format!("{expression:?}: not a rate EventBridge takes (e.g. rate(1 minute), rate(5 minutes))"));
+        }
+    };
+    Ok(Duration::from_secs(seconds))
 }
 
 /// One `HttpApi` event of a function.
@@ -123,6 +157,7 @@ pub(crate) fn parse_function(
 
     let mut http_routes = Vec::new();
     let mut sqs_sources = Vec::new();
+    let mut schedules = Vec::new();
     if let Some(Value::Mapping(events)) = prop("Events") {
         for (name, event) in events {
             let Some(event_name) = plain_str(name) else {
@@ -171,7 +206,18 @@ pub(crate) fn parse_function(
                         function_response_types,
                     });
                 }
-                // Schedules, S3, ... are not served locally.
+                Some("Schedule") => {
+                    let expression = ev_prop("Schedule")
+                        .and_then(plain_str)
+                        .ok_or_else(|| format!("{}: missing or not a string", ectx("Schedule")))?;
+                    let every = parse_rate(expression).map_err(|m| format!("{}: {m}", ectx("Schedule")))?;
+                    schedules.push(ScheduleSource {
+                        event_name: event_name.to_owned(),
+                        expression: expression.to_owned(),
+                        every,
+                    });
+                }
+                // S3, ... are not served locally.
                 _ => {}
             }
         }
@@ -185,6 +231,7 @@ pub(crate) fn parse_function(
         env,
         http_routes,
         sqs_sources,
+        schedules,
     })
 }
 
@@ -286,6 +333,16 @@ fn kebab_case(id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rates_are_eventbridges() {
+        assert_eq!(parse_rate("rate(1 minute)"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_rate("rate(5 minutes)"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_rate("rate(2 hours)"), Ok(Duration::from_secs(7200)));
+        for bad in ["rate(1 minutes)", "rate(2 minute)", "rate(0 minutes)", "cron(0 12 * * ? *)", "rate(x hours)"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
     use crate::Template;
 

@@ -16,7 +16,7 @@ use serde_yaml_ng::Value;
 pub use cors::{CorsConfig, StringList};
 pub use functions::{
     DEFAULT_MEMORY_MB, DEFAULT_SQS_BATCH_SIZE, DEFAULT_TIMEOUT_SECS, FunctionDef, HttpRouteDef, QueueRef, RouteSpec,
-    SqsEventSource, validate_path,
+    ScheduleSource, SqsEventSource, parse_rate, validate_path,
 };
 pub use storage::{IndexDefinition, QueueDefinition, SubscriptionDefinition, TableDefinition};
 
@@ -187,8 +187,11 @@ mod tests {
     #[test]
     fn the_projects_template_has_its_functions_and_cors() {
         let template = Template::load(PROJECT_TEMPLATE).unwrap();
-        assert_eq!(template.functions.len(), 11);
+        assert_eq!(template.functions.len(), 12);
         assert_eq!(template.function("AuthFunction").unwrap().binary, "auth");
+        let sweep = &template.function("OrderSweeperFunction").unwrap().schedules;
+        assert_eq!(sweep.len(), 1);
+        assert_eq!(sweep[0].every, std::time::Duration::from_secs(60));
         let cors = template.cors.unwrap();
         assert_eq!(cors.allow_origins, StringList::Parameter("CorsAllowedOrigins".into()));
         let env = |name: &str| (name == "CORS_ALLOWED_ORIGINS").then(|| "http://a.example, http://b.example".into());

@@ -158,6 +158,9 @@ pub struct Order {
     pub receipt_sent_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Unpaid past this, the order is canceled by the sweep and its stock
+    /// returned (`ORDER_HOLD_MINUTES` after it was placed).
+    pub expires_at: OffsetDateTime,
     /// Made with the order and carried by everything done for it (the
     /// PaymentIntent's metadata, the webhook, the receipt message), so one
     /// search of the logs follows an order from the API to its email.
@@ -264,6 +267,7 @@ impl Order {
             currency: self.currency.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            expires_at: self.expires_at,
             receipt: ReceiptView { status: self.receipt_status, sent_at: self.receipt_sent_at },
             order_token: None,
         }
@@ -288,6 +292,10 @@ pub struct OrderView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Unpaid (`pending` or `payment_failed`) past this, it is canceled and
+    /// its stock returned.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
     pub receipt: ReceiptView,
     /// Only in the 201 of a guest order: the secret that reads this order
     /// (and nothing else) via `X-Order-Token`. Shown once.
@@ -709,6 +717,7 @@ mod tests {
             receipt_sent_at: None,
             created_at: now,
             updated_at: now,
+            expires_at: now,
             correlation_id: "c".into(),
         };
         assert!(order.readable_by(Some("alice"), None));

@@ -64,6 +64,16 @@ impl std::fmt::Debug for TokenSettings {
     }
 }
 
+/// How long an unpaid order holds its stock: `ORDER_HOLD_MINUTES` (30 by
+/// default; a fraction is allowed, so tests can use seconds).
+pub fn order_hold() -> Result<Duration> {
+    let minutes: f64 = parse_or("ORDER_HOLD_MINUTES", 30.0)?;
+    if !(minutes > 0.0 && minutes <= 7.0 * 24.0 * 60.0) {
+        return Err(Error::Config { name: "ORDER_HOLD_MINUTES", reason: "must be above 0 and at most a week".into() });
+    }
+    Ok(Duration::from_secs_f64(minutes * 60.0))
+}
+
 /// Which Stripe events our key may take: a test key (`sk_test_…`) takes
 /// test-mode events only, any other key live ones only.
 pub fn stripe_key_is_live(secret_key: &str) -> bool {

@@ -68,7 +68,26 @@ pub struct OrderService {
     /// Where an order's payment is canceled with it (absent where orders
     /// are only read or paid).
     intents: Option<Arc<dyn PaymentIntents>>,
+    /// How long an unpaid order holds its stock.
+    hold: time::Duration,
 }
+
+/// What one sweep of expired orders did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Swept {
+    /// Canceled, their stock returned.
+    pub canceled: usize,
+    /// Their payment went through first: left for its webhook.
+    pub left_for_payment: usize,
+    /// Canceled or paid by something else meanwhile.
+    pub already_moved: usize,
+    /// Not done now (the provider or the table failed); the next sweep
+    /// tries again.
+    pub failed: usize,
+}
+
+/// The default of `ORDER_HOLD_MINUTES`.
+const DEFAULT_HOLD: time::Duration = time::Duration::minutes(30);
 
 impl std::fmt::Debug for OrderService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,7 +102,13 @@ impl OrderService {
             products: ProductRepository::new(table.clone()),
             users: UserRepository::new(table),
             intents: None,
+            hold: DEFAULT_HOLD,
         }
+    }
+
+    /// How long new orders hold their stock unpaid.
+    pub fn with_hold(self, hold: std::time::Duration) -> Self {
+        Self { hold: time::Duration::try_from(hold).unwrap_or(DEFAULT_HOLD), ..self }
     }
 
     /// The service that can also cancel orders, their payments with them.
@@ -129,6 +154,7 @@ impl OrderService {
             receipt_sent_at: None,
             created_at: now,
             updated_at: now,
+            expires_at: now + self.hold,
             correlation_id: ids::new_id_at(now),
         };
         platform::telemetry::record_correlation_id(&order.correlation_id);
@@ -194,6 +220,44 @@ impl OrderService {
         self.orders.record_payment_intent(order_id, payment_intent_id).await
     }
 
+    /// Cancels the unpaid orders whose hold ended (at most `limit`), as
+    /// [`Self::cancel`] does, except that an order whose payment went
+    /// through first is left for that payment's report. One failure does
+    /// not stop the others; the next sweep takes what is left.
+    pub async fn expire_due(&self, limit: usize) -> Result<Swept> {
+        let mut swept = Swept::default();
+        for order in self.orders.expired(timefmt::now(), limit).await? {
+            match self.cancel_unpaid(&order).await {
+                Ok(Cancel::Done) => {
+                    swept.canceled += 1;
+                    tracing::info!(order_id = %order.id, "unpaid order expired");
+                }
+                Ok(Cancel::PaidFirst) => swept.left_for_payment += 1,
+                Ok(Cancel::Moved(_)) => swept.already_moved += 1,
+                Err(error) => {
+                    swept.failed += 1;
+                    tracing::warn!(order_id = %order.id, error = %error, "could not expire an order; the next sweep tries again");
+                }
+            }
+        }
+        Ok(swept)
+    }
+
+    /// The payment canceled at its provider, then the order and its stock
+    /// in one write.
+    async fn cancel_unpaid(&self, order: &OrderHead) -> Result<Cancel> {
+        if let Some(intent) = &order.payment_intent_id {
+            let intents = self.intents.as_ref().ok_or_else(|| Error::internal("no payment provider to cancel at"))?;
+            if intents.cancel(intent).await? == IntentCanceled::AlreadySucceeded {
+                return Ok(Cancel::PaidFirst);
+            }
+        }
+        Ok(match self.orders.cancel(order).await? {
+            Canceled::Now => Cancel::Done,
+            Canceled::Refused { order } => Cancel::Moved(order.map(|o| o.status)),
+        })
+    }
+
     /// Cancels `order` (read by whoever may act on it): its PaymentIntent
     /// at the provider first, so it can no longer be paid, then the order
     /// and its stock in one write. Canceling a canceled order changes
@@ -204,24 +268,29 @@ impl OrderService {
             if !order.status.can_become(OrderStatus::Canceled) {
                 return Err(not_cancelable(order.status));
             }
-            if let Some(intent) = &order.payment_intent_id {
-                let intents =
-                    self.intents.as_ref().ok_or_else(|| Error::internal("no payment provider to cancel at"))?;
-                if intents.cancel(intent).await? == IntentCanceled::AlreadySucceeded {
+            match self.cancel_unpaid(order).await? {
+                Cancel::Done => tracing::info!(order_id = %order.id, holds = order.holds.len(), "order canceled"),
+                Cancel::PaidFirst => {
                     tracing::info!(order_id = %order.id, "cancel refused: the payment went through first");
                     return Err(Error::conflict("This order's payment has gone through; it cannot be canceled."));
                 }
-            }
-            match self.orders.cancel(order).await? {
-                Canceled::Now => tracing::info!(order_id = %order.id, holds = order.holds.len(), "order canceled"),
                 // Canceled meanwhile by another call: the same answer.
-                Canceled::Refused { order: Some(now) } if now.status == OrderStatus::Canceled => {}
-                Canceled::Refused { order: Some(now) } => return Err(not_cancelable(now.status)),
-                Canceled::Refused { order: None } => return Err(Error::NotFound),
+                Cancel::Moved(Some(OrderStatus::Canceled)) => {}
+                Cancel::Moved(Some(status)) => return Err(not_cancelable(status)),
+                Cancel::Moved(None) => return Err(Error::NotFound),
             }
         }
         self.orders.get(&order.id).await?.ok_or(Error::NotFound)
     }
+}
+
+/// What canceling an unpaid order came to.
+enum Cancel {
+    Done,
+    /// Its payment went through before it could be canceled.
+    PaidFirst,
+    /// Not canceled: the order moved meanwhile (to this status), or is gone.
+    Moved(Option<OrderStatus>),
 }
 
 fn not_cancelable(status: OrderStatus) -> Error {

@@ -15,7 +15,7 @@
 //! | post              | `POST#<post id>`     | `#POST`    | `POSTS` / `<post id>`       | no  |
 //! | comment           | `POST#<post id>`     | `COMMENT#<comment id>` | `COMMENT#<comment id>` / `COMMENT` | no |
 //! | product           | `PRODUCT#<product id>` | `PRODUCT` | `PRODUCTS` / `<product id>` | no |
-//! | order (lines and stock holds inside) | `ORDER#<order id>` | `#ORDER` | `USER_ORDERS#<user id>` / `<order id>#ORDER` (signed-in orders only); gsi2: `ORDERS` / `<order id>` | no |
+//! | order (lines and stock holds inside) | `ORDER#<order id>` | `#ORDER` | `USER_ORDERS#<user id>` / `<order id>#ORDER` (signed-in orders only); gsi2: `ORDERS` / `<order id>`; gsi3 while unpaid: `UNPAID` / `<hold end, epoch ms>#<order id>` | no |
 //! | payment intent    | `PAYMENT_INTENT#<pi id>` | `PAYMENT_INTENT` | – (points at its order) | no |
 //! | Stripe event      | `STRIPE_EVENT#<evt id>` | `STRIPE_EVENT` | –                      | no  |
 //! | event delivery    | `STRIPE_EVENT#<evt id>` | `DELIVERY#<delivery id>` | –            | yes |
@@ -183,7 +183,9 @@ pub fn title_order(title_key: &str, post_id: &str) -> String {
 // - A customer's orders list is `gsi1` under `USER_ORDERS#<user id>`
 //   (`<order id>#ORDER`): newest first is one descending Query. Guest orders
 //   are not in any customer's list. Every order is in staff's list, `gsi2`
-//   under `ORDERS` by order id, filtered by status and email.
+//   under `ORDERS` by order id, filtered by status and email. An unpaid
+//   order is in `gsi3` under `UNPAID`, by the end of its hold (zero-padded
+//   epoch milliseconds, then its id), until it is paid or canceled: the sweep's Query.
 // - `PAYMENT_INTENT#<id>` leads from a PaymentIntent back to its order
 //   (refund events name the intent, not the order).
 // - A Stripe event is recorded once under its id (a conditional put: the
@@ -218,6 +220,22 @@ pub const ALL_ORDERS: &str = "ORDERS";
 
 pub fn order_in_all_orders(order_id: &str) -> (String, String) {
     (ALL_ORDERS.to_owned(), order_id.to_owned())
+}
+
+/// `gsi3` of an unpaid order (sparse: removed when it is paid or
+/// canceled): one partition ordered by when its hold ends, so the sweep
+/// reads exactly the expired ones.
+pub const UNPAID_ORDERS: &str = "UNPAID";
+
+/// The sort key of an unpaid order: when its hold ends, in zero-padded
+/// epoch milliseconds (sorts as time does), then its id.
+pub fn unpaid_order(hold_expires_at: time::OffsetDateTime, order_id: &str) -> (String, String) {
+    (UNPAID_ORDERS.to_owned(), format!("{}#{order_id}", unpaid_before(hold_expires_at)))
+}
+
+/// The bound of the unpaid orders whose hold ended before `at`.
+pub fn unpaid_before(at: time::OffsetDateTime) -> String {
+    format!("{:015}", at.unix_timestamp_nanos() / 1_000_000)
 }
 
 pub fn orders_of_user(user_id: &str) -> String {

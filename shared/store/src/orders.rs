@@ -113,6 +113,12 @@ impl OrderRepository {
         let (all_pk, all_sk) = keys::order_in_all_orders(&order.id);
         head.insert(keys::GSI2_PK.into(), s(all_pk));
         head.insert(keys::GSI2_SK.into(), s(all_sk));
+        // Not `expires_at`: that is the table's TTL, which would delete it.
+        let hold_expires_at = timefmt::rfc3339(order.expires_at);
+        let (unpaid_pk, unpaid_sk) = keys::unpaid_order(order.expires_at, &order.id);
+        head.insert("hold_expires_at".into(), s(&hold_expires_at));
+        head.insert(keys::GSI3_PK.into(), s(unpaid_pk));
+        head.insert(keys::GSI3_SK.into(), s(unpaid_sk));
         if let Some(hash) = &order.token_hash {
             head.insert("token_hash".into(), s(hash));
         }
@@ -201,7 +207,7 @@ impl OrderRepository {
         let mut update = Update::builder()
             .table_name(&self.table.name)
             .set_key(Some(key_of(keys::order(&order.id))))
-            .update_expression("SET #status = :canceled, updated_at = :now, canceled_at = :now")
+            .update_expression("SET #status = :canceled, updated_at = :now, canceled_at = :now REMOVE gsi3pk, gsi3sk")
             .condition_expression(format!("attribute_exists(pk) AND #status IN ({})", placeholders.join(", ")))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_names("#status", "status")
@@ -257,6 +263,27 @@ impl OrderRepository {
         };
         let raw = paging::read_page(&self.table, &spec, direction, start, page_size).await?;
         paging::arrange(raw, direction, start, ORDER_POSITION, order_of_item)
+    }
+
+    /// Unpaid orders whose hold ended before `now`, oldest first, at most
+    /// `limit`: one Query of the unpaid index (never a Scan).
+    pub async fn expired(&self, now: time::OffsetDateTime, limit: usize) -> Result<Vec<OrderHead>> {
+        let output = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .index_name(keys::GSI3)
+            .key_condition_expression("#pk = :unpaid AND #sk < :now")
+            .expression_attribute_names("#pk", keys::GSI3_PK)
+            .expression_attribute_names("#sk", keys::GSI3_SK)
+            .expression_attribute_values(":unpaid", s(keys::UNPAID_ORDERS))
+            .expression_attribute_values(":now", s(keys::unpaid_before(now)))
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        output.items.unwrap_or_default().iter().map(head_from).collect()
     }
 
     /// A page of every order, newest first, filtered (staff's list): one
@@ -377,7 +404,7 @@ impl OrderRepository {
                 .update_expression(
                     "SET #status = :to, updated_at = :now, paid_at = :now, paid_event_id = :event, \
                      paid_payment_intent_id = :pi, receipt_status = :queued, \
-                     receipt_enqueued_at = if_not_exists(receipt_enqueued_at, :now)",
+                     receipt_enqueued_at = if_not_exists(receipt_enqueued_at, :now) REMOVE gsi3pk, gsi3sk",
                 )
                 .expression_attribute_values(":event", s(event_id))
                 .expression_attribute_values(":pi", s(payment_intent_id))
@@ -391,7 +418,10 @@ impl OrderRepository {
                 .update_expression("SET #status = :to, updated_at = :now, refunded_at = :now, refund_event_id = :event")
                 .expression_attribute_values(":event", s(event_id)),
             StatusChange::Canceled { event_id } => update
-                .update_expression("SET #status = :to, updated_at = :now, canceled_at = :now, cancel_event_id = :event")
+                .update_expression(
+                    "SET #status = :to, updated_at = :now, canceled_at = :now, cancel_event_id = :event \
+                     REMOVE gsi3pk, gsi3sk",
+                )
                 .expression_attribute_values(":event", s(event_id)),
         };
         let update = update.build().map_err(Error::internal)?;
@@ -586,6 +616,10 @@ fn order_from(item: &Item, lines: Vec<OrderLine>) -> Result<Order> {
         receipt_sent_at: read.optional_string("receipt_sent_at").and_then(|t| timefmt::parse_rfc3339(&t)),
         created_at: read.time("created_at")?,
         updated_at: read.time("updated_at")?,
+        expires_at: read
+            .optional_string("hold_expires_at")
+            .and_then(|t| timefmt::parse_rfc3339(&t))
+            .map_or_else(|| read.time("created_at"), Ok)?,
         correlation_id: head.correlation_id,
     })
 }
