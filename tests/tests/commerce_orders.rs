@@ -78,7 +78,19 @@ async fn a_guest_order_is_priced_by_the_server_and_read_only_with_its_token() {
     assert!(reply.headers[header::LOCATION].to_str().unwrap().ends_with(&format!("/api/v1/orders/{id}")));
     assert_eq!(
         keys_of(&order),
-        ["amount", "created_at", "currency", "email", "id", "items", "order_token", "receipt", "status", "updated_at"]
+        [
+            "amount",
+            "created_at",
+            "currency",
+            "email",
+            "expires_at",
+            "id",
+            "items",
+            "order_token",
+            "receipt",
+            "status",
+            "updated_at"
+        ]
     );
     let unit = issue["unit_amount"].as_i64().unwrap();
     let expected = 3 * unit + bag["unit_amount"].as_i64().unwrap();
