@@ -372,7 +372,15 @@ async fn a_full_refund_refunds_the_order_and_a_partial_one_does_not() {
         StatusCode::OK
     );
     assert_eq!(stored_event(&partial).await.unwrap()["outcome"].as_s().unwrap(), "partial_refund");
-    assert_eq!(get_order(&api, &order).await["status"], "paid");
+    let part = get_order(&api, &order).await;
+    assert_eq!((&part["status"], &part["refunded_amount"]), (&json!("paid"), &json!(amount - 100)));
+    // An older total, delivered late, never lowers it.
+    let stale = event_id();
+    assert_eq!(
+        deliver(&api, &charge_refunded_event(&stale, &intent, amount, amount - 200, "usd")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(get_order(&api, &order).await["refunded_amount"], json!(amount - 100));
 
     // The charge names only its intent; the order is found through it.
     let full = event_id();
@@ -380,7 +388,8 @@ async fn a_full_refund_refunds_the_order_and_a_partial_one_does_not() {
         deliver(&api, &charge_refunded_event(&full, &intent, amount, amount, "usd")).await.status,
         StatusCode::OK
     );
-    assert_eq!(get_order(&api, &order).await["status"], "refunded");
+    let whole = get_order(&api, &order).await;
+    assert_eq!((&whole["status"], &whole["refunded_amount"]), (&json!("refunded"), &json!(amount)));
     let kept = format!("{:?}", stored_event(&full).await.unwrap());
     assert!(!kept.contains("someone@example.com") && !kept.contains("4242"), "{kept}");
     // Refunded is final: a replayed success does not pay it again.

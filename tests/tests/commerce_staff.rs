@@ -121,3 +121,50 @@ async fn staff_taken_away_takes_effect_at_once_whatever_the_token_claims() {
     let refused = call(&api, Method::POST, "/api/v1/products", Some(&staff.access), None, Some(&product)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn staff_refund_a_paid_order_in_parts_and_stripe_s_totals_move_it() {
+    let api = Api::new();
+    let (staff, _) = staff_member(&api).await;
+    let customer = member(&api).await;
+    let order = guest_order(&api, 2).await;
+    let amount = order.body["amount"].as_i64().unwrap();
+    let path = format!("/api/v1/orders/{}/refund", order.id);
+    let unpaid = call(&api, Method::POST, &path, Some(&staff.access), None, Some(&json!({}))).await;
+    assert_eq!((unpaid.status, &unpaid.body["code"]), (StatusCode::CONFLICT, &json!("conflict")));
+
+    let intent = payment_intent(&api, &order).await;
+    let (status, paid) = LocalStripe::new().pay_with_card(&intent, "4242424242424242").await;
+    assert_eq!((status, &paid["status"]), (StatusCode::OK, &json!("succeeded")), "{paid}");
+    wait_for_order(&api, &order, std::time::Duration::from_secs(30), |o| o["status"] == "paid").await;
+
+    let by_customer =
+        call(&api, Method::POST, &path, Some(&customer.access), None, Some(&json!({"amount": 100}))).await;
+    assert_eq!(by_customer.status, StatusCode::FORBIDDEN);
+    let too_much =
+        call(&api, Method::POST, &path, Some(&staff.access), None, Some(&json!({"amount": amount + 1}))).await;
+    assert_eq!((too_much.status, &too_much.body["code"]), (StatusCode::BAD_REQUEST, &json!("validation_error")));
+    assert!(too_much.body["errors"]["amount"].is_array());
+
+    let part = call(&api, Method::POST, &path, Some(&staff.access), None, Some(&json!({"amount": 500}))).await;
+    assert_eq!(part.status, StatusCode::ACCEPTED, "{}", part.body);
+    assert_eq!(part.body, json!({"order_id": order.id, "amount": 500, "status": "requested"}));
+    let (_, refunds) = LocalStripe::new().get(&format!("/v1/refunds?payment_intent={intent}")).await;
+    let asked: Vec<i64> = refunds["data"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).collect();
+    assert_eq!(asked, [500], "asked of Stripe once: {refunds}");
+    // Requested, not confirmed: the order moves when Stripe says so.
+    assert_eq!(get_order(&api, &order).await["refunded_amount"], 0);
+    let confirmed = charge_refunded_event(&event_id(), &intent, amount, 500, "usd");
+    assert_eq!(deliver(&api, &confirmed).await.status, StatusCode::OK);
+    let now = get_order(&api, &order).await;
+    assert_eq!((&now["status"], &now["refunded_amount"]), (&json!("paid"), &json!(500)));
+
+    let rest = call(&api, Method::POST, &path, Some(&staff.access), None, Some(&json!({}))).await;
+    assert_eq!((rest.status, &rest.body["amount"]), (StatusCode::ACCEPTED, &json!(amount - 500)), "{}", rest.body);
+    let confirmed = charge_refunded_event(&event_id(), &intent, amount, amount, "usd");
+    assert_eq!(deliver(&api, &confirmed).await.status, StatusCode::OK);
+    let done = get_order(&api, &order).await;
+    assert_eq!((&done["status"], &done["refunded_amount"]), (&json!("refunded"), &json!(amount)));
+    let again = call(&api, Method::POST, &path, Some(&staff.access), None, Some(&json!({}))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "nothing left to refund");
+}

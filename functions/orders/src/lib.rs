@@ -63,6 +63,7 @@ pub fn api() -> OpenApiRouter<OrdersState> {
         .routes(routes!(list_orders, create_order))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
+        .routes(routes!(refund_order))
 }
 
 pub fn router(state: OrdersState) -> Router {
@@ -145,6 +146,50 @@ async fn cancel_order(
     platform::telemetry::record_correlation_id(&order.correlation_id);
     let canceled = state.orders.cancel(&order).await?;
     Ok(json_response(StatusCode::OK, &canceled.view()))
+}
+
+/// `POST /orders/{id}/refund` as sent.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct RefundInput {
+    /// In the currency's minor unit; all that is left by default.
+    #[schema(minimum = 1, example = 500)]
+    pub amount: Option<i64>,
+}
+
+/// What a refund request answers: asked of the provider, in effect when the
+/// provider confirms it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RefundView {
+    pub order_id: String,
+    pub amount: i64,
+    /// `requested`.
+    #[schema(example = "requested")]
+    pub status: String,
+}
+
+/// Refund a paid order, whole or in part (staff). The provider that was
+/// paid is asked; the order's `refunded_amount` moves when it confirms.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/refund", tag = "orders", operation_id = "refundOrder",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Order id.")),
+    request_body = RefundInput,
+    responses(
+        (status = 202, description = "Asked of the provider.", body = RefundView),
+        (status = 400, description = "More than is left to refund.", body = ErrorBody),
+        (status = 401, description = "Not signed in.", body = ErrorBody),
+        (status = 403, description = "Not staff.", body = ErrorBody),
+        (status = 404, description = "No such order.", body = ErrorBody),
+        (status = 409, description = "The order is not paid.", body = ErrorBody),
+    ))]
+async fn refund_order(
+    State(state): State<OrdersState>,
+    Authenticated(me): Authenticated,
+    Path(id): Path<String>,
+    Json(input): Json<RefundInput>,
+) -> Result<Response> {
+    let requested = state.orders.request_refund(&me, &id, input.amount).await?;
+    let view = RefundView { order_id: requested.order_id, amount: requested.amount, status: requested.status.into() };
+    Ok(json_response(StatusCode::ACCEPTED, &view))
 }
 
 /// The caller's orders, newest first; for staff, every order, filtered by

@@ -145,6 +145,7 @@ mod tests {
                     line_amount: 150,
                 },
             ],
+            refunded_amount: 0,
             holds: vec![],
             amount: 2748,
             currency: "usd".into(),

@@ -40,6 +40,8 @@ pub enum Outcome {
     /// settlement service says to give it back; Stripe's is refunded by
     /// hand, PortOne's are cancelled automatically.)
     DuplicatePayment,
+    /// Part of the payment was given back: the order's running total of
+    /// refunds rose, and it stays paid.
     PartialRefund,
     UnknownOrder,
     IgnoredType,
@@ -50,6 +52,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// What an event that moved its order did.
+    fn applied(report: &PaymentReport<'_>) -> Self {
+        match (report.fact, report.target()) {
+            (PaymentFact::Refunded { .. }, OrderStatus::Paid) => Self::PartialRefund,
+            (_, status) => Self::Changed(status),
+        }
+    }
+
     /// The outcome a verdict on an event asking for `target` is recorded as.
     fn of(verdict: Verdict, target: OrderStatus) -> Self {
         match verdict {
@@ -152,13 +162,13 @@ impl Processor {
             }
             Plan::Change { order_id, report } => (order_id, report),
         };
-        let target = report.fact.target();
+        let target = report.target();
         let entry = LedgerEntry::StripeEvent {
             event_id: &event.id,
             event_type: &event.event_type,
             order_id: Some(&order_id),
             summary,
-            outcome: Outcome::Changed(target).as_str(),
+            outcome: Outcome::applied(&report).as_str(),
             delivery,
         };
         // Intents made before correlation ids existed carry none: the order
@@ -167,8 +177,8 @@ impl Processor {
         let settled = self.settlement.settle(&entry, &order_id, correlation_id, &report, None).await?;
         let receipt_queued = settled.receipt_queued;
         match settled.effect {
-            Effect::Applied(status) => {
-                Ok(Handled { outcome: Outcome::Changed(status), order_id: Some(order_id), receipt_queued })
+            Effect::Applied(_) => {
+                Ok(Handled { outcome: Outcome::applied(&report), order_id: Some(order_id), receipt_queued })
             }
             Effect::Repeated(_) => self.repeated(event, delivery, Some(order_id), receipt_queued).await,
             Effect::Refused(verdict) => {
@@ -193,7 +203,7 @@ impl Processor {
         let (outcome, order_id, receipt_due) = match self.plan(&event).await? {
             Plan::Nothing(outcome, order_id) => (outcome, order_id, false),
             Plan::Change { order_id, report } => {
-                let target = report.fact.target();
+                let target = report.target();
                 let order = self.settlement.order_head(&order_id).await?;
                 let receipt_due = target == OrderStatus::Paid
                     && order
@@ -260,11 +270,12 @@ impl Processor {
             }
             CHARGE_REFUNDED => {
                 let Some(intent) = object.payment_intent.as_deref() else { return nothing(Outcome::UnknownOrder) };
-                let full = object.refunded == Some(true) && object.amount_refunded == Some(amount);
-                if !full {
-                    return nothing(Outcome::PartialRefund);
-                }
-                (PaymentFact::Refunded, amount, intent)
+                // Stripe's running total for the charge: a replayed or late
+                // event cannot lower it or count a refund twice.
+                let Some(total) = object.amount_refunded.filter(|total| *total > 0) else {
+                    return nothing(Outcome::AmountMismatch);
+                };
+                (PaymentFact::Refunded { total }, amount, intent)
             }
             _ => return nothing(Outcome::IgnoredType),
         };

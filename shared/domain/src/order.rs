@@ -153,6 +153,8 @@ pub struct Order {
     pub holds: Vec<StockHold>,
     pub amount: i64,
     pub currency: String,
+    /// What the provider has given back so far (its own running total).
+    pub refunded_amount: i64,
     pub payment_intent_id: Option<String>,
     pub receipt_status: ReceiptStatus,
     pub receipt_sent_at: Option<OffsetDateTime>,
@@ -192,6 +194,7 @@ pub struct OrderHead {
     pub amount: i64,
     pub currency: String,
     pub holds: Vec<StockHold>,
+    pub refunded_amount: i64,
     pub payment_intent_id: Option<String>,
     pub receipt_status: ReceiptStatus,
     /// When the paying transaction marked the receipt queued (the message
@@ -265,6 +268,7 @@ impl Order {
             items: self.lines.clone(),
             amount: self.amount,
             currency: self.currency.clone(),
+            refunded_amount: self.refunded_amount,
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
@@ -288,6 +292,9 @@ pub struct OrderView {
     pub amount: i64,
     #[schema(example = "usd")]
     pub currency: String,
+    /// Given back so far; the order is `refunded` when this is `amount`.
+    #[schema(example = 0)]
+    pub refunded_amount: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -710,6 +717,7 @@ mod tests {
             token_hash: None,
             lines: vec![],
             holds: vec![],
+            refunded_amount: 0,
             amount: 1,
             currency: "usd".into(),
             payment_intent_id: None,

@@ -16,20 +16,23 @@ pub enum PaymentFact {
     Succeeded,
     /// The attempt failed; nothing was taken.
     Failed,
-    /// All of it was given back.
-    Refunded,
+    /// Money was given back: `total` is the provider's running total for
+    /// the payment (Stripe's `amount_refunded`, PortOne's `cancel_amount`),
+    /// so replays and reordering cannot count a refund twice.
+    Refunded { total: i64 },
     /// The payment was called off before it was made (a canceled Stripe
     /// PaymentIntent): the order is canceled with it, its stock returned.
     Canceled,
 }
 
 impl PaymentFact {
-    /// The status the fact moves an order to.
+    /// The status the fact moves an order to (a refund: when it is whole;
+    /// see [`PaymentReport::target`]).
     pub fn target(self) -> OrderStatus {
         match self {
             Self::Succeeded => OrderStatus::Paid,
             Self::Failed => OrderStatus::PaymentFailed,
-            Self::Refunded => OrderStatus::Refunded,
+            Self::Refunded { .. } => OrderStatus::Refunded,
             Self::Canceled => OrderStatus::Canceled,
         }
     }
@@ -50,6 +53,15 @@ pub struct PaymentReport<'a> {
 }
 
 impl<'a> PaymentReport<'a> {
+    /// The status the report moves its order to: a refund short of the
+    /// payment leaves it `paid`.
+    pub fn target(&self) -> OrderStatus {
+        match self.fact {
+            PaymentFact::Refunded { total } if total < self.amount => OrderStatus::Paid,
+            fact => fact.target(),
+        }
+    }
+
     /// The order change the report asks for.
     pub fn change(&self) -> StatusChange<'a> {
         match self.fact {
@@ -57,7 +69,9 @@ impl<'a> PaymentReport<'a> {
                 StatusChange::Paid { event_id: self.event_id, payment_intent_id: self.payment_id }
             }
             PaymentFact::Failed => StatusChange::PaymentFailed { event_id: self.event_id },
-            PaymentFact::Refunded => StatusChange::Refunded { event_id: self.event_id },
+            PaymentFact::Refunded { total } => {
+                StatusChange::Refunded { event_id: self.event_id, total, whole: total >= self.amount }
+            }
             PaymentFact::Canceled => StatusChange::Canceled { event_id: self.event_id },
         }
     }
@@ -106,13 +120,22 @@ impl Verdict {
 /// The rule: what `report` means for `order` as it stands now.
 pub fn judge(order: Option<&OrderHead>, report: &PaymentReport<'_>, now: OffsetDateTime) -> Verdict {
     let Some(order) = order else { return Verdict::UnknownOrder };
-    let target = report.fact.target();
+    let target = report.target();
     if !order.asks_for(report.amount, report.currency) {
         return match report.fact {
             PaymentFact::Succeeded => Verdict::GiveBack(Refusal::AmountMismatch),
-            PaymentFact::Failed | PaymentFact::Refunded | PaymentFact::Canceled => {
+            PaymentFact::Failed | PaymentFact::Refunded { .. } | PaymentFact::Canceled => {
                 Verdict::Ignore(Refusal::AmountMismatch)
             }
+        };
+    }
+    // Refunds move a paid order's running total up, never down; the order
+    // is `refunded` once the total is the whole amount.
+    if let PaymentFact::Refunded { total } = report.fact {
+        return match order.status {
+            OrderStatus::Paid if total > order.refunded_amount => Verdict::Apply(target),
+            OrderStatus::Paid | OrderStatus::Refunded => Verdict::AlreadyDone { requeue_receipt: false },
+            _ => Verdict::Ignore(Refusal::NotAllowed),
         };
     }
     if order.status.can_become(target) {
@@ -129,10 +152,12 @@ pub fn judge(order: Option<&OrderHead>, report: &PaymentReport<'_>, now: OffsetD
                 Verdict::GiveBack(Refusal::NotPayable)
             }
         }
-        PaymentFact::Failed | PaymentFact::Refunded | PaymentFact::Canceled if order.status == target => {
+        PaymentFact::Failed | PaymentFact::Refunded { .. } | PaymentFact::Canceled if order.status == target => {
             Verdict::AlreadyDone { requeue_receipt: false }
         }
-        PaymentFact::Failed | PaymentFact::Refunded | PaymentFact::Canceled => Verdict::Ignore(Refusal::NotAllowed),
+        PaymentFact::Failed | PaymentFact::Refunded { .. } | PaymentFact::Canceled => {
+            Verdict::Ignore(Refusal::NotAllowed)
+        }
     }
 }
 
@@ -148,8 +173,12 @@ pub enum StatusChange<'a> {
     PaymentFailed {
         event_id: &'a str,
     },
+    /// `refunded_amount` becomes `total`; the order becomes `refunded`
+    /// when the refunds are `whole`, and stays `paid` otherwise.
     Refunded {
         event_id: &'a str,
+        total: i64,
+        whole: bool,
     },
     Canceled {
         event_id: &'a str,
@@ -170,7 +199,8 @@ impl StatusChange<'_> {
         match self {
             Self::Paid { .. } => OrderStatus::Paid,
             Self::PaymentFailed { .. } => OrderStatus::PaymentFailed,
-            Self::Refunded { .. } => OrderStatus::Refunded,
+            Self::Refunded { whole: true, .. } => OrderStatus::Refunded,
+            Self::Refunded { whole: false, .. } => OrderStatus::Paid,
             Self::Canceled { .. } => OrderStatus::Canceled,
         }
     }
@@ -192,6 +222,7 @@ mod tests {
             amount: 1500,
             currency: "usd".into(),
             holds: vec![],
+            refunded_amount: 0,
             payment_intent_id: None,
             receipt_status: if paid_by.is_some() { ReceiptStatus::Sent } else { ReceiptStatus::None },
             receipt_enqueued_at: None,
@@ -226,10 +257,29 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_or_refund_moves_only_the_statuses_the_machine_allows() {
+    fn refunds_raise_the_running_total_once_and_a_whole_one_refunds_the_order() {
+        let refund = |total| report(PaymentFact::Refunded { total }, "pi_1");
+        let mut paid = order(Paid, Some("pi_1"));
+        assert_eq!(judge(Some(&paid), &refund(500), now()), Verdict::Apply(Paid), "a part: still paid");
+        assert_eq!(refund(500).change().target(), Paid);
+        paid.refunded_amount = 500;
+        for old in [300, 500] {
+            assert_eq!(judge(Some(&paid), &refund(old), now()), Verdict::AlreadyDone { requeue_receipt: false });
+        }
+        assert_eq!(judge(Some(&paid), &refund(1500), now()), Verdict::Apply(Refunded));
+        assert_eq!(refund(1500).change().target(), Refunded);
+        let refunded = order(Refunded, Some("pi_1"));
+        assert_eq!(judge(Some(&refunded), &refund(1500), now()), Verdict::AlreadyDone { requeue_receipt: false });
+        for status in [Pending, PaymentFailed, Canceled] {
+            assert_eq!(judge(Some(&order(status, None)), &refund(1500), now()), Verdict::Ignore(Refusal::NotAllowed));
+        }
+    }
+
+    #[test]
+    fn a_failure_or_whole_refund_moves_only_the_statuses_the_machine_allows() {
         for status in OrderStatus::ALL {
             let order = order(status, (status == Paid || status == Refunded).then_some("pi_1"));
-            for fact in [PaymentFact::Failed, PaymentFact::Refunded] {
+            for fact in [PaymentFact::Failed, PaymentFact::Refunded { total: 1500 }] {
                 let verdict = judge(Some(&order), &report(fact, "pi_1"), now());
                 let expected = if status.can_become(fact.target()) {
                     Verdict::Apply(fact.target())

@@ -15,7 +15,7 @@ pub enum StripeError {
     /// Stripe refused the request: a fault of ours, not the client's.
     #[error("stripe refused {operation} with {status}: {message}")]
     Refused { operation: &'static str, status: u16, message: String },
-    #[error("stripe answered {operation} with something that is not a PaymentIntent: {detail}")]
+    #[error("stripe answered {operation} with something it does not send: {detail}")]
     Malformed { operation: &'static str, detail: String },
     #[error("stripe client: {0}")]
     Setup(String),
@@ -37,6 +37,14 @@ pub struct PaymentIntent {
     pub client_secret: String,
     pub amount: i64,
     pub currency: String,
+    pub status: String,
+}
+
+/// The fields of a Refund this service reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
     pub status: String,
 }
 
@@ -116,11 +124,29 @@ impl StripeClient {
         self.send("cancel payment intent", request).await
     }
 
-    async fn send(
+    /// Gives back `amount` of a PaymentIntent's payment (all of what is
+    /// left when `None`). The idempotency key makes a retried request the
+    /// same refund.
+    pub async fn create_refund(
+        &self,
+        payment_intent_id: &str,
+        amount: Option<i64>,
+        idempotency_key: &str,
+    ) -> Result<Refund, StripeError> {
+        let mut form = vec![("payment_intent", payment_intent_id.to_owned())];
+        if let Some(amount) = amount {
+            form.push(("amount", amount.to_string()));
+        }
+        let request =
+            self.http.post(format!("{}/v1/refunds", self.base)).header("Idempotency-Key", idempotency_key).form(&form);
+        self.send("create refund", request).await
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
         request: reqwest::RequestBuilder,
-    ) -> Result<PaymentIntent, StripeError> {
+    ) -> Result<T, StripeError> {
         let response = request
             .bearer_auth(&self.secret_key)
             .send()

@@ -27,10 +27,15 @@ pub enum IntentCanceled {
     AlreadySucceeded,
 }
 
-/// The payment provider's side of canceling an order: its PaymentIntent.
+/// The payment provider's side of an order: canceling its PaymentIntent,
+/// asking for a refund.
 #[async_trait]
 pub trait PaymentIntents: Send + Sync {
     async fn cancel(&self, payment_intent_id: &str) -> Result<IntentCanceled>;
+    /// Asks to give back `amount` of the payment; the provider confirms it
+    /// later (Stripe's `charge.refunded`). `idempotency_key` makes a retry
+    /// the same request.
+    async fn refund(&self, payment_intent_id: &str, amount: i64, idempotency_key: &str) -> Result<()>;
 }
 
 #[cfg(feature = "stripe")]
@@ -50,6 +55,21 @@ impl PaymentIntents for platform::stripe::StripeClient {
             Err(other) => Err(other.into()),
         }
     }
+
+    async fn refund(&self, payment_intent_id: &str, amount: i64, idempotency_key: &str) -> Result<()> {
+        let refund = self.create_refund(payment_intent_id, Some(amount), idempotency_key).await?;
+        tracing::info!(payment_intent_id, refund_id = %refund.id, amount, status = %refund.status, "refund requested");
+        Ok(())
+    }
+}
+
+/// A refund asked of the provider; it takes effect when the provider
+/// confirms it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefundRequested {
+    pub order_id: String,
+    pub amount: i64,
+    pub status: &'static str,
 }
 
 /// An order just placed, and a guest's order token (shown once, stored
@@ -147,6 +167,7 @@ impl OrderService {
             token_hash,
             lines: priced.lines,
             holds: priced.holds,
+            refunded_amount: 0,
             amount: priced.amount,
             currency: priced.currency,
             payment_intent_id: None,
@@ -198,6 +219,48 @@ impl OrderService {
             return Err(Error::NotFound);
         }
         self.orders.get(order_id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Asks the provider that was paid to give back `amount` of `order_id`
+    /// (staff only; all that is left by default). The order changes when
+    /// the provider confirms the refund. A paid order only (409 otherwise);
+    /// an amount over what is left is a 400.
+    pub async fn request_refund(
+        &self,
+        caller: &Principal,
+        order_id: &str,
+        amount: Option<i64>,
+    ) -> Result<RefundRequested> {
+        confirm_staff(&self.users, caller).await?;
+        if !domain::ids::is_plausible_id(order_id) {
+            return Err(Error::NotFound);
+        }
+        let order = self.orders.get_head(order_id).await?.ok_or(Error::NotFound)?;
+        if order.status != OrderStatus::Paid {
+            return Err(Error::conflict(format!(
+                "This order is {}; only a paid order is refunded.",
+                order.status.as_str()
+            )));
+        }
+        let left = order.amount - order.refunded_amount;
+        let amount = amount.unwrap_or(left);
+        if !(1..=left).contains(&amount) {
+            return Err(Error::Validation(FieldErrors::single(
+                "amount",
+                format!("Ensure this value is between 1 and {left}, what is left to refund."),
+            )));
+        }
+        let payment = order.paid_by.as_deref().ok_or_else(|| Error::internal("a paid order without its payment"))?;
+        if !payment.starts_with("pi_") {
+            return Err(Error::conflict("This order was paid through PortOne; refund it in PortOne's console."));
+        }
+        let intents = self.intents.as_ref().ok_or_else(|| Error::internal("no payment provider to refund at"))?;
+        // The same request (same order, same total so far, same amount) is
+        // the same refund at Stripe, however often it is retried.
+        let key = format!("refund-{order_id}-{}-{amount}", order.refunded_amount);
+        intents.refund(payment, amount, &key).await?;
+        tracing::info!(order_id, amount, refunded_before = order.refunded_amount, "refund requested");
+        Ok(RefundRequested { order_id: order_id.to_owned(), amount, status: "requested" })
     }
 
     /// A page of every order, newest first, filtered: staff's list; 403 for

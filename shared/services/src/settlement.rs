@@ -213,9 +213,9 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
         }
         match self.store.settle(entry, order_id, report, returns).await? {
             Settled::Applied => {
-                let status = report.fact.target();
+                let status = report.target();
                 tracing::info!(order_id, to = status.as_str(), "order status changed");
-                let receipt_queued = status == OrderStatus::Paid;
+                let receipt_queued = report.fact == PaymentFact::Succeeded;
                 if receipt_queued {
                     self.receipts.send(order_id, correlation_id).await?;
                 }
@@ -286,6 +286,7 @@ mod tests {
             token_hash: None,
             amount: 2500,
             currency: "usd".into(),
+            refunded_amount: 0,
             holds: vec![],
             payment_intent_id: None,
             receipt_status: ReceiptStatus::None,
@@ -416,7 +417,14 @@ mod tests {
         let steps = [
             ("portone:imp_1:failed", "imp_1", "failed", PaymentFact::Failed, OrderStatus::PaymentFailed, false),
             ("portone:imp_2", "imp_2", "paid", PaymentFact::Succeeded, OrderStatus::Paid, true),
-            ("portone:imp_2:cancelled", "imp_2", "cancelled", PaymentFact::Refunded, OrderStatus::Refunded, false),
+            (
+                "portone:imp_2:cancelled",
+                "imp_2",
+                "cancelled",
+                PaymentFact::Refunded { total: 2500 },
+                OrderStatus::Refunded,
+                false,
+            ),
         ];
         for (event_id, imp_uid, status, fact, expected, receipt) in steps {
             let report = report(event_id, imp_uid, fact);

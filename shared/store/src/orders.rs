@@ -380,7 +380,12 @@ impl OrderRepository {
     ) -> Result<Settled> {
         let (change, amount, currency) = (report.change(), report.amount, report.currency);
         let target = change.target();
-        let from = OrderStatus::predecessors(target);
+        // A refund moves a paid order (its running total up, whole or not);
+        // every other change starts where the status machine says.
+        let from = match change {
+            StatusChange::Refunded { .. } => vec![OrderStatus::Paid],
+            _ => OrderStatus::predecessors(target),
+        };
         let now = timefmt::rfc3339(timefmt::now());
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
         let mut update = Update::builder()
@@ -414,8 +419,19 @@ impl OrderRepository {
                     "SET #status = :to, updated_at = :now, payment_failed_at = :now, payment_failed_event_id = :event",
                 )
                 .expression_attribute_values(":event", s(event_id)),
-            StatusChange::Refunded { event_id } => update
-                .update_expression("SET #status = :to, updated_at = :now, refunded_at = :now, refund_event_id = :event")
+            StatusChange::Refunded { event_id, total, whole } => update
+                .update_expression(if whole {
+                    "SET #status = :to, updated_at = :now, refunded_amount = :total, refunded_at = :now, \
+                     refund_event_id = :event"
+                } else {
+                    "SET #status = :to, updated_at = :now, refunded_amount = :total, refund_event_id = :event"
+                })
+                .condition_expression(format!(
+                    "attribute_exists(pk) AND #status IN ({}) AND amount = :amount AND currency = :currency \
+                     AND (attribute_not_exists(refunded_amount) OR refunded_amount < :total)",
+                    placeholders.join(", ")
+                ))
+                .expression_attribute_values(":total", n(total))
                 .expression_attribute_values(":event", s(event_id)),
             StatusChange::Canceled { event_id } => update
                 .update_expression(
@@ -584,6 +600,7 @@ fn head_from(item: &Item) -> Result<OrderHead> {
         amount: read.int("amount")?,
         currency: read.string("currency")?,
         holds: holds_of_head(item)?,
+        refunded_amount: read.int("refunded_amount").unwrap_or(0),
         payment_intent_id: read.optional_string("payment_intent_id"),
         receipt_status: ReceiptStatus::parse(&receipt)
             .ok_or_else(|| Error::internal(format!("receipt status {receipt:?}")))?,
@@ -609,6 +626,7 @@ fn order_from(item: &Item, lines: Vec<OrderLine>) -> Result<Order> {
         token_hash: head.token_hash,
         lines,
         holds: head.holds,
+        refunded_amount: head.refunded_amount,
         amount: head.amount,
         currency: head.currency,
         payment_intent_id: head.payment_intent_id,

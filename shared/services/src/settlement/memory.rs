@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use super::{LedgerEntry, ReceiptSender, SettlementStore};
 use domain::Result;
 use domain::order::{OrderHead, OrderStatus, ReceiptStatus, StockHold};
-use domain::payment::PaymentReport;
+use domain::payment::{PaymentFact, PaymentReport};
 use domain::timefmt;
 use store::keys;
 use store::orders::Settled;
@@ -60,10 +60,14 @@ impl SettlementStore for MemorySettlementStore {
         *self.settle_calls.lock().unwrap() += 1;
         let mut orders = self.orders.lock().unwrap();
         let mut ledger = self.ledger.lock().unwrap();
-        let target = report.fact.target();
+        let target = report.target();
         let current = orders.get(order_id).cloned();
         let takes = current.as_ref().is_some_and(|order| {
-            order.status.can_become(target) && order.amount == report.amount && order.currency == report.currency
+            let moves = match report.fact {
+                PaymentFact::Refunded { total } => order.status == OrderStatus::Paid && total > order.refunded_amount,
+                _ => order.status.can_become(target),
+            };
+            moves && order.amount == report.amount && order.currency == report.currency
         });
         let key = Self::ledger_key(entry);
         if ledger.contains(&key) {
@@ -74,7 +78,10 @@ impl SettlementStore for MemorySettlementStore {
         };
         ledger.insert(key);
         order.status = target;
-        if target == OrderStatus::Paid {
+        if let PaymentFact::Refunded { total } = report.fact {
+            order.refunded_amount = total;
+        }
+        if report.fact == PaymentFact::Succeeded {
             order.paid_by = Some(report.payment_id.to_owned());
             order.receipt_status = ReceiptStatus::Queued;
             order.receipt_enqueued_at.get_or_insert(timefmt::now());
