@@ -261,6 +261,7 @@ mod tests {
                 "/api/v1/orders",
                 "/api/v1/orders/{id}",
                 "/api/v1/orders/{id}/cancel",
+                "/api/v1/orders/{id}/refund",
                 "/api/v1/products",
                 "/api/v1/products/{id}"
             ]
