@@ -155,3 +155,42 @@ async fn an_event_of_the_other_mode_than_our_key_is_recorded_and_changes_nothing
     let line = events_completed("stripe_webhook", &order.id).pop().unwrap();
     assert_eq!(line["status"], "livemode_mismatch", "{line}");
 }
+
+/// A second successful payment for a paid order is refunded at Stripe,
+/// once, and the order stays paid by the first.
+#[tokio::test]
+async fn a_second_payment_for_a_paid_order_is_given_back_at_stripe() {
+    let api = Api::new();
+    let order = guest_order(&api, 1).await;
+    let amount = order.body["amount"].as_i64().unwrap().to_string();
+    let first = payment_intent(&api, &order).await;
+    let stripe = LocalStripe::new();
+    let (status, paid) = stripe.pay_with_card(&first, "4242424242424242").await;
+    assert_eq!((status, &paid["status"]), (StatusCode::OK, &json!("succeeded")), "{paid}");
+    wait_for_order(&api, &order, Duration::from_secs(30), |o| o["status"] == "paid").await;
+
+    // Another intent for the same order, made outside our API, and paid.
+    let (status, second) = stripe
+        .post(
+            "/v1/payment_intents",
+            &[("amount", amount.as_str()), ("currency", "usd"), ("metadata[order_id]", order.id.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second = second["id"].as_str().unwrap().to_owned();
+    let (status, paid) = stripe.pay_with_card(&second, "4242424242424242").await;
+    assert_eq!((status, &paid["status"]), (StatusCode::OK, &json!("succeeded")), "{paid}");
+
+    let refunds = eventually(Duration::from_secs(30), "the second payment given back", || async {
+        let (_, refunds) = stripe.get(&format!("/v1/refunds?payment_intent={second}")).await;
+        let list = refunds["data"].as_array().cloned().unwrap_or_default();
+        (!list.is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount"].as_i64().unwrap().to_string(), amount);
+    let (_, first_refunds) = stripe.get(&format!("/v1/refunds?payment_intent={first}")).await;
+    assert_eq!(first_refunds["data"], json!([]), "the paying payment is kept");
+    let now = get_order(&api, &order).await;
+    assert_eq!((&now["status"], &now["refunded_amount"]), (&json!("paid"), &json!(0)));
+}

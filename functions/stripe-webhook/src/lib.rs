@@ -127,6 +127,7 @@ pub fn log_event_completed(event: &EventSummary, handled: &Result<Handled>, star
             event_type = %event.event_type,
             order_id = %order_id,
             receipt_queued = handled.receipt_queued,
+            given_back = handled.given_back,
             duration_ms,
             aws_calls = %calls.operation_json(),
             "event completed"

@@ -18,6 +18,7 @@
 use domain::order::{OrderStatus, ReceiptStatus};
 use domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
 use domain::{Error, Result};
+use platform::stripe::{StripeClient, StripeError};
 use services::Table;
 use services::settlement::ledger::{Delivery, ProviderLedger, Recorded};
 use services::settlement::{Effect, LedgerEntry, PaymentSettlement, ReceiptQueue, SettlementTable, TableSettlement};
@@ -36,9 +37,8 @@ pub enum Outcome {
     NotAllowed,
     AmountMismatch,
     /// A second successful payment for an order another payment (Stripe's
-    /// or PortOne's) already paid: recorded, no second receipt. (The
-    /// settlement service says to give it back; Stripe's is refunded by
-    /// hand, PortOne's are cancelled automatically.)
+    /// or PortOne's) already paid: recorded, given back (refunded at
+    /// Stripe), no second receipt.
     DuplicatePayment,
     /// Part of the payment was given back: the order's running total of
     /// refunds rose, and it stays paid.
@@ -103,6 +103,8 @@ pub struct Handled {
     pub outcome: Outcome,
     pub order_id: Option<String>,
     pub receipt_queued: bool,
+    /// A payment the order does not take was refunded at Stripe.
+    pub given_back: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +113,9 @@ pub struct Processor {
     pub ledger: ProviderLedger,
     /// The mode of our Stripe key: events of the other mode change nothing.
     pub livemode: bool,
+    /// Where payments the order does not take are given back (none in
+    /// tests that never reach Stripe).
+    pub stripe: Option<StripeClient>,
 }
 
 /// What an event asks of an order, worked out from the event alone (and,
@@ -132,6 +137,35 @@ impl Processor {
             settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts),
             ledger: ProviderLedger::new(table),
             livemode,
+            stripe: None,
+        }
+    }
+
+    /// Gives back, at Stripe, the payments the order does not take.
+    pub fn with_stripe(self, stripe: StripeClient) -> Self {
+        Self { stripe: Some(stripe), ..self }
+    }
+
+    /// Refunds a successful payment the order does not take (a second
+    /// payment, one for a canceled order, one of another amount). One key
+    /// per payment: however often the event comes, Stripe refunds it once.
+    /// Stripe unreachable is an error (the event is delivered again);
+    /// Stripe refusing is logged for a person to look at.
+    async fn give_back(&self, payment_intent_id: &str, why: Refusal) -> Result<bool> {
+        let Some(stripe) = &self.stripe else { return Ok(false) };
+        match stripe.create_refund(payment_intent_id, None, &format!("give-back-{payment_intent_id}")).await {
+            Ok(refund) => {
+                tracing::warn!(payment_intent_id, refund_id = %refund.id, reason = ?why, "payment given back");
+                Ok(true)
+            }
+            Err(StripeError::Unavailable(detail)) => Err(Error::ServiceUnavailable {
+                detail: format!("give back {payment_intent_id}: {detail}"),
+                retry_after_secs: 5,
+            }),
+            Err(error) => {
+                tracing::error!(payment_intent_id, reason = ?why, error = %error, "could not give a payment back; refund it by hand");
+                Ok(false)
+            }
         }
     }
 
@@ -156,7 +190,9 @@ impl Processor {
         let (order_id, report) = match self.plan(event).await? {
             Plan::Nothing(outcome, order_id) => {
                 return match record(outcome, order_id).await? {
-                    (Recorded::New, order_id) => Ok(Handled { outcome, order_id, receipt_queued: false }),
+                    (Recorded::New, order_id) => {
+                        Ok(Handled { outcome, order_id, receipt_queued: false, given_back: false })
+                    }
                     (Recorded::Seen { .. }, order_id) => self.repeated(event, delivery, order_id, false).await,
                 };
             }
@@ -177,14 +213,23 @@ impl Processor {
         let settled = self.settlement.settle(&entry, &order_id, correlation_id, &report, None).await?;
         let receipt_queued = settled.receipt_queued;
         match settled.effect {
-            Effect::Applied(_) => {
-                Ok(Handled { outcome: Outcome::applied(&report), order_id: Some(order_id), receipt_queued })
-            }
+            Effect::Applied(_) => Ok(Handled {
+                outcome: Outcome::applied(&report),
+                order_id: Some(order_id),
+                receipt_queued,
+                given_back: false,
+            }),
             Effect::Repeated(_) => self.repeated(event, delivery, Some(order_id), receipt_queued).await,
             Effect::Refused(verdict) => {
                 let outcome = Outcome::of(verdict, target);
+                let given_back = match verdict {
+                    Verdict::GiveBack(why) if report.fact == PaymentFact::Succeeded => {
+                        self.give_back(report.payment_id, why).await?
+                    }
+                    _ => false,
+                };
                 match record(outcome, Some(order_id)).await? {
-                    (Recorded::New, order_id) => Ok(Handled { outcome, order_id, receipt_queued }),
+                    (Recorded::New, order_id) => Ok(Handled { outcome, order_id, receipt_queued, given_back }),
                     // A concurrent delivery of the same event got there first.
                     (Recorded::Seen { .. }, order_id) => self.repeated(event, delivery, order_id, receipt_queued).await,
                 }
@@ -217,7 +262,7 @@ impl Processor {
             self.queue_receipt(&event, order_id).await?;
         }
         self.ledger.record_stripe_delivery(event_id, outcome.as_str(), delivery).await?;
-        Ok(Handled { outcome, order_id, receipt_queued: receipt_due })
+        Ok(Handled { outcome, order_id, receipt_queued: receipt_due, given_back: false })
     }
 
     /// A delivery of an event recorded before: audited. (The settlement
@@ -231,7 +276,7 @@ impl Processor {
         receipt_queued: bool,
     ) -> Result<Handled> {
         self.ledger.record_stripe_delivery(&event.id, Outcome::Duplicate.as_str(), delivery).await?;
-        Ok(Handled { outcome: Outcome::Duplicate, order_id, receipt_queued })
+        Ok(Handled { outcome: Outcome::Duplicate, order_id, receipt_queued, given_back: false })
     }
 
     async fn queue_receipt(&self, event: &EventSummary, order_id: &str) -> Result<()> {
