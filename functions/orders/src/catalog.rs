@@ -2,13 +2,13 @@
 //! `POST /products`, `PATCH /products/{id}` (staff).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use domain::catalog::{Product, ProductInput};
 use domain::error::ErrorBody;
 use domain::{Error, FieldErrors, Result};
-use web::http::{Authenticated, Json, json_response};
-use web::pagination::{Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
+use web::http::{Authenticated, Json, created, json_response};
+use web::pagination::{Page, envelope, parse_page_size, query_map, scope_of};
 
 use crate::OrdersState;
 
@@ -54,12 +54,7 @@ pub(crate) async fn create_product(
     Json(input): Json<ProductInput>,
 ) -> Result<Response> {
     let product = state.catalog.create(&me, input).await?;
-    let mut response = json_response(StatusCode::CREATED, &product);
-    let location = absolute_url(&headers, &format!("/api/v1/products/{}", product.id));
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&headers, &format!("/api/v1/products/{}", product.id), &product))
 }
 
 /// Change a product (staff): any of its fields; `stock: null` lifts the

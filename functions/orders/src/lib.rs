@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use domain::error::ErrorBody;
 use domain::order::{Order, OrderInput, OrderStatus, OrderView};
@@ -21,9 +21,9 @@ use services::orders::{OrderFilter, OrderService, PaymentIntents};
 use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
+use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, created, json_response};
 use web::order_access::OrderAccess;
-use web::pagination::{CursorCodec, Page, absolute_url, envelope, parse_page_size, query_map, scope_of};
+use web::pagination::{CursorCodec, Page, envelope, parse_page_size, query_map, scope_of};
 use web::throttle::{self, Throttle};
 
 #[derive(Clone)]
@@ -91,12 +91,7 @@ async fn create_order(
     let placed = state.orders.place(caller.as_ref(), request).await?;
     let order = placed.order;
     let view = OrderView { order_token: placed.order_token, ..order.view() };
-    let mut response = json_response(StatusCode::CREATED, &view);
-    let location = absolute_url(&headers, &format!("/api/v1/orders/{}", order.id));
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&headers, &format!("/api/v1/orders/{}", order.id), &view))
 }
 
 /// An order, to its owner, the holder of its order token, or staff.

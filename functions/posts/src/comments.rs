@@ -8,10 +8,10 @@ use domain::error::ErrorBody;
 use domain::post::{Comment, CommentInput};
 use domain::{FieldErrors, Result};
 use services::posts::PageRequest;
-use web::http::{Authenticated, Json, MaybeAuthenticated, json_response};
+use web::http::{Authenticated, Json, MaybeAuthenticated, created, json_response};
 use web::pagination::{Page, envelope, parse_page_size, query_map};
 
-use crate::{PostsState, created};
+use crate::PostsState;
 
 /// A post's comments, oldest first.
 #[utoipa::path(get, path = "/api/v1/posts/{id}/comments", tag = "comments", operation_id = "listComments",

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::Result;
 use domain::error::ErrorBody;
@@ -20,8 +20,8 @@ use services::posts::PostService;
 use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, json_response};
-use web::pagination::{CursorCodec, absolute_url};
+use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, created, json_response};
+use web::pagination::CursorCodec;
 use web::throttle::{self, Throttle};
 
 #[derive(Clone)]
@@ -58,14 +58,6 @@ pub fn router(state: PostsState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
     let (routes, _) = api().with_state(state).split_for_parts();
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions::default())
-}
-
-pub(crate) fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serialize) -> Response {
-    let mut response = json_response(StatusCode::CREATED, body);
-    if let Ok(location) = HeaderValue::from_str(&absolute_url(headers, path)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
 }
 
 /// Create a post (its author is the caller).

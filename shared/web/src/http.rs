@@ -334,3 +334,13 @@ mod tests {
         assert!(!is_json(&HeaderValue::from_static("application/x-www-form-urlencoded")));
     }
 }
+
+/// A 201 with `body` and `Location`: the new resource's absolute URL, as
+/// the client addressed us.
+pub fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serialize) -> Response {
+    let mut response = json_response(StatusCode::CREATED, body);
+    if let Ok(location) = HeaderValue::from_str(&crate::pagination::absolute_url(headers, path)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
