@@ -253,6 +253,16 @@ fn log_completed(span: &tracing::Span, status: StatusCode, started: Instant, cal
     });
 }
 
+/// A 201 with `body` and `Location`: the new resource's absolute URL, as
+/// the client addressed us.
+pub fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serialize) -> Response {
+    let mut response = json_response(StatusCode::CREATED, body);
+    if let Ok(location) = HeaderValue::from_str(&crate::pagination::absolute_url(headers, path)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,14 +343,4 @@ mod tests {
         assert!(!is_json(&HeaderValue::from_static("text/plain")));
         assert!(!is_json(&HeaderValue::from_static("application/x-www-form-urlencoded")));
     }
-}
-
-/// A 201 with `body` and `Location`: the new resource's absolute URL, as
-/// the client addressed us.
-pub fn created(headers: &HeaderMap, path: &str, body: &impl serde::Serialize) -> Response {
-    let mut response = json_response(StatusCode::CREATED, body);
-    if let Ok(location) = HeaderValue::from_str(&crate::pagination::absolute_url(headers, path)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
 }
