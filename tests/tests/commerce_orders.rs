@@ -90,6 +90,7 @@ async fn a_guest_order_is_priced_by_the_server_and_read_only_with_its_token() {
             "items",
             "order_token",
             "receipt",
+            "refunded_amount",
             "status",
             "updated_at"
         ]
