@@ -677,3 +677,41 @@ fn keys(body: &Value) -> Vec<String> {
     keys.sort_unstable();
     keys
 }
+
+/// Staff refund a PortOne payment in parts: PortOne's partial cancel with
+/// the checksum of what is left, and the order's `refunded_amount` follows
+/// PortOne's `cancel_amount` when PortOne's webhook says so; `refunded` at
+/// the whole amount. A replayed webhook counts nothing twice.
+#[tokio::test]
+async fn staff_refunds_of_a_portone_payment_follow_portones_cancel_amount() {
+    let api = Api::new();
+    let portone = PortOneFake::shared();
+    let order = krw_order(&api, 2).await;
+    let amount = amount_of(&order);
+    let imp_uid = portone.paid_payment_for(&order).await;
+    assert_eq!(complete(&api, &order, &imp_uid).await.status, StatusCode::OK);
+
+    let (username, password, _) = api.register_user().await;
+    e2e_tests::commerce::run_tool("staff", &[&username]).await;
+    let staff = api.sign_in(&username, &password).await["access"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/orders/{}/refund", order.id);
+    let part = amount / 4;
+    let asked = call(&api, Method::POST, &path, Some(&staff), None, Some(&json!({"amount": part}))).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let at_portone = portone.payment(&imp_uid).await;
+    assert_eq!((&at_portone["status"], &at_portone["cancel_amount"]), (&json!("paid"), &json!(part)), "{at_portone}");
+
+    // PortOne tells us (twice: a replay changes nothing more).
+    for _ in 0..2 {
+        assert_eq!(portone.notify(&imp_uid, &webhook_url(&api)).await, 200);
+    }
+    let now = get_order(&api, &order).await;
+    assert_eq!((&now["status"], &now["refunded_amount"]), (&json!("paid"), &json!(part)), "{now}");
+
+    let rest = call(&api, Method::POST, &path, Some(&staff), None, Some(&json!({}))).await;
+    assert_eq!((rest.status, &rest.body["amount"]), (StatusCode::ACCEPTED, &json!(amount - part)), "{}", rest.body);
+    assert_eq!(portone.payment(&imp_uid).await["status"], "cancelled");
+    assert_eq!(portone.notify(&imp_uid, &webhook_url(&api)).await, 200);
+    let done = get_order(&api, &order).await;
+    assert_eq!((&done["status"], &done["refunded_amount"]), (&json!("refunded"), &json!(amount)), "{done}");
+}

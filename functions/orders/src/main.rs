@@ -2,6 +2,7 @@ use orders::{OrdersState, router};
 use std::sync::Arc;
 
 use platform::config::{StoreSettings, TokenSettings, order_hold, required};
+use platform::portone::PortOneClient;
 use platform::stripe::StripeClient;
 use platform::{aws, telemetry};
 use services::Table;
@@ -16,10 +17,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = StoreSettings::from_env()?;
     let cursors = CursorCodec::derive_from(&tokens.signing_key);
     let stripe = StripeClient::new(&required("STRIPE_API_BASE")?, required("STRIPE_SECRET_KEY")?)?;
+    let portone = PortOneClient::new(
+        &required("PORTONE_API_BASE")?,
+        required("PORTONE_IMP_KEY")?,
+        required("PORTONE_IMP_SECRET")?,
+    )?;
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
     let throttle = Throttle::from_env(table.clone())?;
-    let mut state = OrdersState::new(table, Arc::new(stripe), TokenService::new(tokens), cursors, throttle);
-    state.orders = state.orders.with_hold(order_hold()?);
+    let mut state = OrdersState::new(table, Arc::new(stripe.clone()), TokenService::new(tokens), cursors, throttle);
+    state.orders = state.orders.with_hold(order_hold()?).with_refunds(Arc::new(stripe), Arc::new(portone));
     lambda_http::run(router(state)).await
 }

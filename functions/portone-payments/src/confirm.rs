@@ -43,8 +43,12 @@ pub enum Outcome {
     /// Paid at PortOne for an order that can no longer be paid (canceled):
     /// cancelled at PortOne.
     NotPayable,
-    /// PortOne says it is cancelled.
+    /// PortOne says it is cancelled (before it paid the order, or given
+    /// back by us): recorded.
     Cancelled,
+    /// Part or all of the payment that paid the order was given back at
+    /// PortOne: the order's `refunded_amount` is PortOne's `cancel_amount`.
+    Refunded,
     /// A status this service does not act on.
     Unrecognised,
     /// The payment names another order than the caller's.
@@ -74,6 +78,7 @@ impl Outcome {
             Self::DuplicatePayment => "duplicate_payment",
             Self::NotPayable => "not_payable",
             Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
             Self::Unrecognised => "unrecognised_status",
             Self::OtherOrder => "other_order",
             Self::UnknownOrder => "unknown_order",
@@ -131,7 +136,13 @@ impl Confirmer {
             return done(Outcome::UnknownOrder, false);
         };
         platform::telemetry::record_correlation_id(&order.correlation_id);
+        let paid_this = order.paid_by.as_deref() == Some(payment.imp_uid.as_str());
         let (outcome, receipt_queued) = match payment.status.as_str() {
+            // A refund, whole (`cancelled`) or in part (still `paid`), of the
+            // payment that paid the order.
+            "cancelled" | "paid" if paid_this && payment.cancel_amount > 0 => {
+                (self.refunded(&payment, &order).await?, false)
+            }
             "paid" => self.paid(&payment, &order).await?,
             "failed" => (self.failed(&payment, &order).await?, false),
             "ready" => (self.note(&payment, Outcome::Ready).await?, false),
@@ -152,6 +163,29 @@ impl Confirmer {
         Ok(match settled.effect {
             Effect::Applied(_) => (Outcome::Paid, settled.receipt_queued),
             Effect::Repeated(_) | Effect::Refused(_) => (Outcome::AlreadyPaid, settled.receipt_queued),
+        })
+    }
+
+    /// PortOne's running total of what it gave back becomes the order's
+    /// `refunded_amount`, once per total (a replay or an older total
+    /// changes nothing).
+    async fn refunded(&self, payment: &Payment, order: &OrderHead) -> Result<Outcome> {
+        let status = format!("refunded:{}", payment.cancel_amount);
+        let currency = payment.currency.to_ascii_lowercase();
+        let event_id = format!("portone:{}:{status}", payment.imp_uid);
+        let report = PaymentReport {
+            event_id: &event_id,
+            payment_id: &payment.imp_uid,
+            fact: PaymentFact::Refunded { total: payment.cancel_amount },
+            amount: payment.amount,
+            currency: &currency,
+        };
+        let audit = PaymentAudit { status: &status, ..self.audit_of(payment, Outcome::Refunded) };
+        let entry = LedgerEntry::PortOnePayment(audit);
+        let settled = self.settlement.settle(&entry, &order.id, &order.correlation_id, &report, None).await?;
+        Ok(match settled.effect {
+            Effect::Applied(_) => Outcome::Refunded,
+            Effect::Repeated(_) | Effect::Refused(_) => Outcome::Cancelled,
         })
     }
 

@@ -5,7 +5,7 @@
 //! PortOne's API and applied by [`confirm`].
 
 pub mod confirm;
-pub mod portone;
+pub use platform::portone;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -110,7 +110,11 @@ async fn complete_portone_payment(
     platform::telemetry::record_correlation_id(&order.correlation_id);
     let confirmation = state.confirmer.confirm(&imp_uid, Some(&order)).await?;
     let status = match confirmation.outcome {
-        Outcome::Paid | Outcome::AlreadyPaid | Outcome::PaymentFailed | Outcome::FailureIgnored => StatusCode::OK,
+        // The client completing a payment that was partly refunded since:
+        // the order as it is.
+        Outcome::Paid | Outcome::AlreadyPaid | Outcome::PaymentFailed | Outcome::FailureIgnored | Outcome::Refunded => {
+            StatusCode::OK
+        }
         Outcome::Ready => StatusCode::ACCEPTED,
         Outcome::AmountMismatch => {
             return Err(Error::conflict(

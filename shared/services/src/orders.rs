@@ -27,15 +27,54 @@ pub enum IntentCanceled {
     AlreadySucceeded,
 }
 
-/// The payment provider's side of an order: canceling its PaymentIntent,
-/// asking for a refund.
+/// The payment provider's side of canceling an order: its PaymentIntent.
 #[async_trait]
 pub trait PaymentIntents: Send + Sync {
     async fn cancel(&self, payment_intent_id: &str) -> Result<IntentCanceled>;
-    /// Asks to give back `amount` of the payment; the provider confirms it
-    /// later (Stripe's `charge.refunded`). `idempotency_key` makes a retry
-    /// the same request.
-    async fn refund(&self, payment_intent_id: &str, amount: i64, idempotency_key: &str) -> Result<()>;
+}
+
+/// A payment to give money back from: the order paid, the payment, and
+/// what was given back of it before.
+#[derive(Debug, Clone, Copy)]
+pub struct RefundOf<'a> {
+    pub order_id: &'a str,
+    pub payment_id: &'a str,
+    pub paid: i64,
+    pub refunded_before: i64,
+}
+
+/// A provider that gives money back. It confirms later (Stripe's
+/// `charge.refunded`, PortOne's webhook), and the order moves then; a retry
+/// of the same request never gives back twice.
+#[async_trait]
+pub trait PaymentRefunds: Send + Sync {
+    async fn refund(&self, of: RefundOf<'_>, amount: i64) -> Result<()>;
+}
+
+#[cfg(feature = "portone")]
+#[async_trait]
+impl PaymentRefunds for platform::portone::PortOneClient {
+    /// PortOne's partial cancel, with what is left as its checksum: PortOne
+    /// refuses it if anything was cancelled meanwhile.
+    async fn refund(&self, of: RefundOf<'_>, amount: i64) -> Result<()> {
+        let left = of.paid - of.refunded_before;
+        match self.cancel_part(of.payment_id, amount, left, "refunded by staff").await {
+            Ok(payment) => {
+                tracing::info!(
+                    imp_uid = of.payment_id,
+                    amount,
+                    cancel_amount = payment.cancel_amount,
+                    "refund requested"
+                );
+                Ok(())
+            }
+            Err(platform::portone::PortOneError::Refused { message, .. }) => {
+                tracing::warn!(imp_uid = of.payment_id, amount, %message, "portone refused the refund");
+                Err(Error::conflict("PortOne refused the refund: the payment changed there; read the order again."))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
 }
 
 #[cfg(feature = "stripe")]
@@ -55,10 +94,18 @@ impl PaymentIntents for platform::stripe::StripeClient {
             Err(other) => Err(other.into()),
         }
     }
+}
 
-    async fn refund(&self, payment_intent_id: &str, amount: i64, idempotency_key: &str) -> Result<()> {
-        let refund = self.create_refund(payment_intent_id, Some(amount), idempotency_key).await?;
-        tracing::info!(payment_intent_id, refund_id = %refund.id, amount, status = %refund.status, "refund requested");
+#[cfg(feature = "stripe")]
+#[async_trait]
+impl PaymentRefunds for platform::stripe::StripeClient {
+    /// A Stripe Refund on the PaymentIntent. The same request (same order,
+    /// same total so far, same amount) is the same refund at Stripe,
+    /// however often it is retried.
+    async fn refund(&self, of: RefundOf<'_>, amount: i64) -> Result<()> {
+        let key = format!("refund-{}-{}-{amount}", of.order_id, of.refunded_before);
+        let refund = self.create_refund(of.payment_id, Some(amount), &key).await?;
+        tracing::info!(payment_intent_id = of.payment_id, refund_id = %refund.id, amount, status = %refund.status, "refund requested");
         Ok(())
     }
 }
@@ -88,6 +135,9 @@ pub struct OrderService {
     /// Where an order's payment is canceled with it (absent where orders
     /// are only read or paid).
     intents: Option<Arc<dyn PaymentIntents>>,
+    /// Where refunds are asked: Stripe's, PortOne's.
+    stripe_refunds: Option<Arc<dyn PaymentRefunds>>,
+    portone_refunds: Option<Arc<dyn PaymentRefunds>>,
     /// How long an unpaid order holds its stock.
     hold: time::Duration,
 }
@@ -122,8 +172,15 @@ impl OrderService {
             products: ProductRepository::new(table.clone()),
             users: UserRepository::new(table),
             intents: None,
+            stripe_refunds: None,
+            portone_refunds: None,
             hold: DEFAULT_HOLD,
         }
+    }
+
+    /// The service that can refund payments of either provider.
+    pub fn with_refunds(self, stripe: Arc<dyn PaymentRefunds>, portone: Arc<dyn PaymentRefunds>) -> Self {
+        Self { stripe_refunds: Some(stripe), portone_refunds: Some(portone), ..self }
     }
 
     /// How long new orders hold their stock unpaid.
@@ -251,14 +308,12 @@ impl OrderService {
             )));
         }
         let payment = order.paid_by.as_deref().ok_or_else(|| Error::internal("a paid order without its payment"))?;
-        if !payment.starts_with("pi_") {
-            return Err(Error::conflict("This order was paid through PortOne; refund it in PortOne's console."));
-        }
-        let intents = self.intents.as_ref().ok_or_else(|| Error::internal("no payment provider to refund at"))?;
-        // The same request (same order, same total so far, same amount) is
-        // the same refund at Stripe, however often it is retried.
-        let key = format!("refund-{order_id}-{}-{amount}", order.refunded_amount);
-        intents.refund(payment, amount, &key).await?;
+        // Stripe's PaymentIntents are `pi_…`; anything else paid through
+        // PortOne (its `imp_uid`).
+        let provider = if payment.starts_with("pi_") { &self.stripe_refunds } else { &self.portone_refunds };
+        let provider = provider.as_ref().ok_or_else(|| Error::internal("no payment provider to refund at"))?;
+        let of = RefundOf { order_id, payment_id: payment, paid: order.amount, refunded_before: order.refunded_amount };
+        provider.refund(of, amount).await?;
         tracing::info!(order_id, amount, refunded_before = order.refunded_amount, "refund requested");
         Ok(RefundRequested { order_id: order_id.to_owned(), amount, status: "requested" })
     }

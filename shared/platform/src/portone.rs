@@ -155,6 +155,34 @@ impl PortOneClient {
         cancelled.ok_or_else(|| PortOneError::UnknownPayment(imp_uid.to_owned()))
     }
 
+    /// `POST /payments/cancel` for `amount` of the payment (a partial
+    /// refund). `checksum` is what we believe is left to cancel: PortOne
+    /// refuses the cancel when it is not, so a retried or concurrent request
+    /// cannot cancel twice. The payment as PortOne then has it
+    /// (`cancel_amount` its running total).
+    pub async fn cancel_part(
+        &self,
+        imp_uid: &str,
+        amount: i64,
+        checksum: i64,
+        reason: &str,
+    ) -> Result<Payment, PortOneError> {
+        #[derive(Serialize)]
+        struct Cancel<'a> {
+            imp_uid: &'a str,
+            amount: i64,
+            checksum: i64,
+            reason: &'a str,
+        }
+        let body = Cancel { imp_uid, amount, checksum, reason };
+        let cancelled: Option<Payment> = self
+            .authorized("cancel", |http, token| {
+                http.post(format!("{}/payments/cancel", self.base)).header("authorization", token).json(&body)
+            })
+            .await?;
+        cancelled.ok_or_else(|| PortOneError::UnknownPayment(imp_uid.to_owned()))
+    }
+
     /// A call with the instance's token, fetched or refreshed as needed.
     /// `Ok(None)`: PortOne says there is no such thing (404).
     async fn authorized<T: DeserializeOwned>(
