@@ -194,3 +194,14 @@ async fn a_second_payment_for_a_paid_order_is_given_back_at_stripe() {
     let now = get_order(&api, &order).await;
     assert_eq!((&now["status"], &now["refunded_amount"]), (&json!("paid"), &json!(0)));
 }
+
+/// `make demo` (and `PROVIDER=portone`) runs its whole walk against the
+/// stack: a purchase, its receipt, and a staff refund of half of it.
+#[tokio::test]
+async fn the_demo_buys_and_refunds_half_with_each_provider() {
+    for args in [&[][..], &["--portone"][..]] {
+        let said = run_tool("commerce-demo", args).await;
+        assert!(said.contains("7. A staff member refunds"), "{said}");
+        assert!(said.contains("half of it refunded"), "{said}");
+    }
+}

@@ -7,12 +7,17 @@
 //! order through the local PortOne instead: the checkout's payment made at
 //! the fake, the client's completion call, PortOne's webhook. A further
 //! argument is the buyer's address (say, one `make bounce` suppressed).
+//!
+//! Last, a staff member (made here as `make staff` makes one) refunds half
+//! of the order, and the order's `refunded_amount` follows when the
+//! provider confirms.
 
 use std::time::{Duration, Instant};
 
-use commerce_ops::{OpsError, exit_with};
+use commerce_ops::{OpsError, exit_with, table};
 use platform::config::{optional, required};
 use serde_json::{Value, json};
+use store::UserRepository;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
@@ -119,11 +124,11 @@ async fn run() -> Result<(), OpsError> {
     let token = order["order_token"].as_str().ok_or_else(|| demo("a guest order has an order_token"))?.to_owned();
     println!("   order {order_id}: {} {} {}, for {email}", order["status"], order["amount"], order["currency"]);
 
-    if portone {
-        pay_with_portone(d, &order, &order_id, &token).await?;
+    let payment_id = if portone {
+        pay_with_portone(d, &order, &order_id, &token).await?
     } else {
-        pay_with_stripe(d, &order_id, &token).await?;
-    }
+        pay_with_stripe(d, &order_id, &token).await?
+    };
 
     println!("6. The receipt, queued to SQS and sent by the mailer through SES");
     let sent = d
@@ -144,13 +149,108 @@ async fn run() -> Result<(), OpsError> {
     println!("   sent at {}", sent["receipt"]["sent_at"]);
     println!("   SES (moto): to {} from {}", message["destinations"]["ToAddresses"][0], message["source"]);
     println!("   subject: {}", message["subject"]);
-    println!("Done: one purchase, paid once, one receipt.");
+    refund_half(d, &order, &order_id, &token, &payment_id, portone).await?;
+    println!("Done: one purchase, paid once, one receipt, half of it refunded.");
+    Ok(())
+}
+
+/// Step 7: staff refund half of it; the order moves when the provider
+/// confirms (PortOne's webhook; for Stripe, `charge.refunded`, which
+/// localstripe does not send, so the demo signs one as Stripe would).
+async fn refund_half(
+    d: &Demo,
+    order: &Value,
+    order_id: &str,
+    token: &str,
+    payment_id: &str,
+    portone: bool,
+) -> Result<(), OpsError> {
+    let amount = order["amount"].as_i64().ok_or_else(|| demo("the order has no amount"))?;
+    let half = amount / 2;
+    println!("7. A staff member refunds {half} of it (POST /api/v1/orders/{{id}}/refund)");
+    let username = format!("demo-staff-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let password = "demo-staff-password";
+    let register = json!({"username": username, "email": format!("{username}@example.com"), "password": password});
+    d.json(d.http.post(format!("{}/api/v1/auth/register", d.api)).json(&register), "register").await?;
+    UserRepository::new(table().await?).set_staff(&username, true).await?;
+    let signed_in = d
+        .json(
+            d.http
+                .post(format!("{}/api/v1/auth/token", d.api))
+                .json(&json!({"username": username, "password": password})),
+            "sign in",
+        )
+        .await?;
+    let access = signed_in["access"].as_str().ok_or_else(|| demo("no access token"))?;
+    println!("   {username} made staff (make staff USERNAME=...), signed in");
+    let requested = d
+        .json(
+            d.http
+                .post(format!("{}/api/v1/orders/{order_id}/refund", d.api))
+                .bearer_auth(access)
+                .json(&json!({"amount": half})),
+            "POST /orders/{id}/refund",
+        )
+        .await?;
+    println!(
+        "   {} {}: asked of {}",
+        requested["status"],
+        requested["amount"],
+        if portone { "PortOne" } else { "Stripe" }
+    );
+    if portone {
+        d.json(
+            d.http
+                .post(format!("{}/_fake/payments/{payment_id}/notify", d.portone))
+                .json(&json!({"url": format!("{}/api/v1/webhooks/portone", d.api)})),
+            "PortOne's webhook",
+        )
+        .await?;
+        println!("   PortOne's webhook: its cancel_amount is now {half}");
+    } else {
+        let event = json!({
+            "id": format!("evt_demo_{}", ulid::Ulid::new()),
+            "object": "event",
+            "type": "charge.refunded",
+            "created": time::OffsetDateTime::now_utc().unix_timestamp(),
+            "livemode": false,
+            "data": {"object": {
+                "id": format!("ch_demo_{}", ulid::Ulid::new()),
+                "object": "charge",
+                "amount": amount,
+                "amount_refunded": half,
+                "refunded": false,
+                "currency": order["currency"],
+                "payment_intent": payment_id,
+            }},
+        })
+        .to_string();
+        let at = time::OffsetDateTime::now_utc().unix_timestamp();
+        let v1 =
+            stripe_webhook::signature::expected_signature(event.as_bytes(), &required("STRIPE_WEBHOOK_SECRET")?, at);
+        let signed = format!("t={at},v1={v1}");
+        d.json(
+            d.http
+                .post(format!("{}/api/v1/webhooks/stripe", d.api))
+                .header("content-type", "application/json")
+                .header("stripe-signature", signed)
+                .body(event),
+            "the signed charge.refunded",
+        )
+        .await?;
+        println!("   Stripe's charge.refunded (signed here): amount_refunded {half}");
+    }
+    let refunded = d.wait_for_order(order_id, token, Duration::from_secs(20), |o| o["refunded_amount"] == half).await?;
+    println!(
+        "   order {order_id} is {}; refunded_amount {} of {}",
+        refunded["status"], refunded["refunded_amount"], amount
+    );
     Ok(())
 }
 
 /// Steps 3–5 with Stripe: the PaymentIntent, the test card at localstripe,
 /// localstripe's signed webhook.
-async fn pay_with_stripe(d: &Demo, order_id: &str, token: &str) -> Result<(), OpsError> {
+async fn pay_with_stripe(d: &Demo, order_id: &str, token: &str) -> Result<String, OpsError> {
     println!("3. Its PaymentIntent (POST /api/v1/payments/intent, X-Order-Token)");
     let intent = d
         .json(
@@ -187,13 +287,13 @@ async fn pay_with_stripe(d: &Demo, order_id: &str, token: &str) -> Result<(), Op
     let paid = d.wait_for_order(order_id, token, Duration::from_secs(20), |o| o["status"] == "paid").await?;
     println!("   order {order_id} is {}; receipt {}", paid["status"], paid["receipt"]["status"]);
 
-    Ok(())
+    Ok(intent_id)
 }
 
 /// Steps 3–5 with PortOne: the payment the shopper's checkout makes (at the
 /// fake), the client's completion call, then PortOne's webhook, which
 /// changes nothing more.
-async fn pay_with_portone(d: &Demo, order: &Value, order_id: &str, token: &str) -> Result<(), OpsError> {
+async fn pay_with_portone(d: &Demo, order: &Value, order_id: &str, token: &str) -> Result<String, OpsError> {
     println!("3. The shopper pays at PortOne's checkout (the local fake: POST {}/_fake/payments)", d.portone);
     let payment = d
         .json(
@@ -230,5 +330,5 @@ async fn pay_with_portone(d: &Demo, order: &Value, order_id: &str, token: &str) 
         )
         .await?;
     println!("   answered {}; the payment was already applied, so nothing changed", notified["status"]);
-    Ok(())
+    Ok(imp_uid)
 }
