@@ -139,6 +139,7 @@ async fn a_github_start_builds_githubs_authorization_url() {
     let base = required_setting("SOCIAL_GITHUB_BASE");
     assert_eq!(started.endpoint(), without_query(&format!("{}/login/oauth/authorize", base.trim_end_matches('/'))));
     assert_eq!(started.param("client_id"), Some(required_setting("SOCIAL_GITHUB_CLIENT_ID")), "{}", started.url);
+    assert_eq!(started.param("response_type"), Some("code".to_owned()), "{}", started.url);
     assert_eq!(started.param("redirect_uri"), Some(redirect_uri()), "{}", started.url);
     assert_scope(&started, &["read:user", "user:email"]);
     assert_state_param(&started);

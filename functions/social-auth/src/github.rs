@@ -52,7 +52,10 @@ impl GitHub {
     }
 
     pub fn authorization_url(&self, redirect_uri: &str, state: &str, challenge: &str) -> String {
+        // `response_type=code` as the contract asks of every provider;
+        // GitHub assumes it, but states it the way OAuth 2 does.
         let query = form_encode(&[
+            ("response_type", "code"),
             ("client_id", &self.client_id),
             ("redirect_uri", redirect_uri),
             ("scope", SCOPE),
