@@ -108,12 +108,19 @@ pub async fn guest_order_of(api: &Api, items: &[(&Value, i64)]) -> GuestOrder {
     let items: Vec<Value> = items.iter().map(|(id, q)| json!({"product_id": id, "quantity": q})).collect();
     let reply =
         call(api, Method::POST, "/api/v1/orders", None, None, Some(&json!({"email": email, "items": items}))).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    GuestOrder {
-        id: reply.body["id"].as_str().expect("order id").to_owned(),
-        token: reply.body["order_token"].as_str().expect("a guest order has a token").to_owned(),
-        email,
-        body: reply.body,
+    GuestOrder::placed(&reply)
+}
+
+impl GuestOrder {
+    /// The guest order a `POST /orders` answer placed (asserting it did).
+    pub fn placed(reply: &Reply) -> GuestOrder {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        GuestOrder {
+            id: reply.body["id"].as_str().expect("order id").to_owned(),
+            token: reply.body["order_token"].as_str().expect("a guest order has a token").to_owned(),
+            email: reply.body["email"].as_str().expect("its email").to_owned(),
+            body: reply.body.clone(),
+        }
     }
 }
 

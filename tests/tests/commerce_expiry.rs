@@ -52,12 +52,7 @@ async fn expired_orders_are_canceled_with_their_intents_and_give_their_stock_bac
     )
     .unwrap();
     assert_eq!((expires_at - created_at).whole_seconds(), 3, "ORDER_HOLD_MINUTES=0.05");
-    let expiring = GuestOrder {
-        id: reply.body["id"].as_str().unwrap().to_owned(),
-        token: reply.body["order_token"].as_str().unwrap().to_owned(),
-        email: reply.body["email"].as_str().unwrap().to_owned(),
-        body: reply.body.clone(),
-    };
+    let expiring = GuestOrder::placed(&reply);
     let intent = payment_intent(&api, &expiring).await;
     assert_eq!(stock_of(&product).await, 1);
 

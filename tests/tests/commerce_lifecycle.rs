@@ -15,16 +15,6 @@ async fn order_of(api: &Api, product: &Value, quantity: i64) -> Reply {
     call(api, Method::POST, "/api/v1/orders", None, None, Some(&body)).await
 }
 
-fn placed(reply: &Reply) -> GuestOrder {
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    GuestOrder {
-        id: reply.body["id"].as_str().unwrap().to_owned(),
-        token: reply.body["order_token"].as_str().unwrap().to_owned(),
-        email: reply.body["email"].as_str().unwrap().to_owned(),
-        body: reply.body.clone(),
-    }
-}
-
 async fn cancel(api: &Api, order: &GuestOrder) -> Reply {
     call(api, Method::POST, &format!("/api/v1/orders/{}/cancel", order.id), None, Some(&order.token), None).await
 }
@@ -77,7 +67,7 @@ async fn an_order_asking_more_than_is_left_holds_nothing_and_names_the_item() {
 async fn canceling_returns_the_stock_once_however_often_and_concurrently_asked() {
     let api = Api::new();
     let product = limited_product(1200, Some(3)).await;
-    let order = placed(&order_of(&api, &product, 2).await);
+    let order = GuestOrder::placed(&order_of(&api, &product, 2).await);
     assert_eq!(stock_of(&product).await, 1);
     let intent = payment_intent(&api, &order).await;
     let cancels = (0..4)
@@ -129,7 +119,7 @@ async fn only_its_owner_or_token_holder_cancels_and_a_paid_order_stays_paid() {
 async fn a_canceled_payment_intent_cancels_its_order_and_returns_the_stock_once() {
     let api = Api::new();
     let product = limited_product(800, Some(4)).await;
-    let order = placed(&order_of(&api, &product, 3).await);
+    let order = GuestOrder::placed(&order_of(&api, &product, 3).await);
     let intent = payment_intent(&api, &order).await;
     let event = payment_intent_event("payment_intent.canceled", &event_id(), &intent, &order.id, 2400, "usd");
     for _ in 0..3 {
