@@ -195,6 +195,16 @@ impl StatusChange<'_> {
         }
     }
 
+    /// The statuses the order may be in for the change to land: a refund
+    /// moves a paid order (its running total up, whole or not); every
+    /// other change starts where the status machine says.
+    pub fn starts_from(&self) -> Vec<OrderStatus> {
+        match self {
+            Self::Refunded { .. } => vec![OrderStatus::Paid],
+            _ => OrderStatus::predecessors(self.target()),
+        }
+    }
+
     pub fn target(&self) -> OrderStatus {
         match self {
             Self::Paid { .. } => OrderStatus::Paid,

@@ -137,7 +137,7 @@ impl OrderRepository {
         }
         let mut writes = vec![put_new(&self.table.name, head)?];
         for hold in &order.holds {
-            writes.push(self.stock_change(hold, -hold.quantity, true)?);
+            writes.push(self.stock_change(hold, -hold.quantity)?);
         }
         for attempt in 1..=CREATE_ATTEMPTS {
             match self.table.transact_or_cancelled(writes.clone()).await {
@@ -169,16 +169,16 @@ impl OrderRepository {
         Err(Error::ServiceUnavailable { detail: "order write kept colliding".into(), retry_after_secs: 1 })
     }
 
-    /// Changes a product's stock by `delta`. A decrement (`take`) holds
-    /// only while enough is left; a product whose limit was lifted since
-    /// the order was priced takes it anyway. A return always lands.
-    fn stock_change(&self, hold: &StockHold, delta: i64, take: bool) -> Result<TransactWriteItem> {
+    /// Changes a product's stock by `delta`. A decrement (a hold taken)
+    /// lands only while enough is left; a product whose limit was lifted
+    /// since the order was priced takes it anyway. A return always lands.
+    fn stock_change(&self, hold: &StockHold, delta: i64) -> Result<TransactWriteItem> {
         let mut update = Update::builder()
             .table_name(&self.table.name)
             .set_key(Some(key_of(keys::product(&hold.product_id))))
             .update_expression("ADD stock :delta")
             .expression_attribute_values(":delta", n(delta));
-        if take {
+        if delta < 0 {
             update = update
                 .condition_expression(
                     "attribute_exists(pk) AND (attribute_not_exists(stock_limited) OR stock_limited = :unlimited \
@@ -194,7 +194,7 @@ impl OrderRepository {
     /// The writes that return `holds` to their products' stock: part of the
     /// transaction that cancels their order, so they land exactly once.
     pub fn stock_returns(&self, holds: &[StockHold]) -> Result<Vec<TransactWriteItem>> {
-        holds.iter().map(|hold| self.stock_change(hold, hold.quantity, false)).collect()
+        holds.iter().map(|hold| self.stock_change(hold, hold.quantity)).collect()
     }
 
     /// Cancels an unpaid order and returns its stock, in one write: the
@@ -380,20 +380,21 @@ impl OrderRepository {
     ) -> Result<Settled> {
         let (change, amount, currency) = (report.change(), report.amount, report.currency);
         let target = change.target();
-        // A refund moves a paid order (its running total up, whole or not);
-        // every other change starts where the status machine says.
-        let from = match change {
-            StatusChange::Refunded { .. } => vec![OrderStatus::Paid],
-            _ => OrderStatus::predecessors(target),
-        };
+        let from = change.starts_from();
         let now = timefmt::rfc3339(timefmt::now());
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
         let mut update = Update::builder()
             .table_name(&self.table.name)
             .set_key(Some(key_of(keys::order(order_id))))
             .condition_expression(format!(
-                "attribute_exists(pk) AND #status IN ({}) AND amount = :amount AND currency = :currency",
-                placeholders.join(", ")
+                "attribute_exists(pk) AND #status IN ({}) AND amount = :amount AND currency = :currency{}",
+                placeholders.join(", "),
+                // A refund's running total only ever rises.
+                if matches!(change, StatusChange::Refunded { .. }) {
+                    " AND (attribute_not_exists(refunded_amount) OR refunded_amount < :total)"
+                } else {
+                    ""
+                }
             ))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .expression_attribute_names("#status", "status")
@@ -426,11 +427,6 @@ impl OrderRepository {
                 } else {
                     "SET #status = :to, updated_at = :now, refunded_amount = :total, refund_event_id = :event"
                 })
-                .condition_expression(format!(
-                    "attribute_exists(pk) AND #status IN ({}) AND amount = :amount AND currency = :currency \
-                     AND (attribute_not_exists(refunded_amount) OR refunded_amount < :total)",
-                    placeholders.join(", ")
-                ))
                 .expression_attribute_values(":total", n(total))
                 .expression_attribute_values(":event", s(event_id)),
             StatusChange::Canceled { event_id } => update

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::{LedgerEntry, ReceiptSender, SettlementStore};
 use domain::Result;
-use domain::order::{OrderHead, OrderStatus, ReceiptStatus, StockHold};
+use domain::order::{OrderHead, ReceiptStatus, StockHold};
 use domain::payment::{PaymentFact, PaymentReport};
 use domain::timefmt;
 use store::keys;
@@ -63,10 +63,11 @@ impl SettlementStore for MemorySettlementStore {
         let target = report.target();
         let current = orders.get(order_id).cloned();
         let takes = current.as_ref().is_some_and(|order| {
-            let moves = match report.fact {
-                PaymentFact::Refunded { total } => order.status == OrderStatus::Paid && total > order.refunded_amount,
-                _ => order.status.can_become(target),
-            };
+            let moves = report.change().starts_from().contains(&order.status)
+                && match report.fact {
+                    PaymentFact::Refunded { total } => total > order.refunded_amount,
+                    _ => true,
+                };
             moves && order.amount == report.amount && order.currency == report.currency
         });
         let key = Self::ledger_key(entry);
