@@ -250,7 +250,9 @@ impl Processor {
             Plan::Change { order_id, report } => {
                 let target = report.target();
                 let order = self.settlement.order_head(&order_id).await?;
-                let receipt_due = target == OrderStatus::Paid
+                // Only a payment has a receipt (a partial refund's target is
+                // `paid` too).
+                let receipt_due = report.fact == PaymentFact::Succeeded
                     && order
                         .as_ref()
                         .is_some_and(|o| o.status == OrderStatus::Paid && o.receipt_status != ReceiptStatus::Sent);
