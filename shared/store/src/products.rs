@@ -85,10 +85,11 @@ impl ProductRepository {
         };
         let now = domain::timefmt::rfc3339(domain::timefmt::now());
         let created_at = stored.as_ref().and_then(|i| ItemReader(i).optional_string("created_at"));
-        let mut item = product_item(product, created_at.as_deref().unwrap_or(&now), &now);
+        // The count is what orders left: the seed gives it to a new product
+        // only, and keeps a stored product's as it is.
+        let seeded = Product { stock: if stored.is_some() { None } else { product.stock }, ..product.clone() };
+        let mut item = product_item(&seeded, created_at.as_deref().unwrap_or(&now), &now);
         if let Some(stored) = &stored {
-            // The count is what orders left; the seed does not reset it.
-            item.retain(|name, _| name != "stock" && name != "stock_limited");
             item.extend(stock_attributes(stored).into_iter().map(|(name, value)| (name.to_owned(), value)));
         }
         self.table
