@@ -110,7 +110,7 @@ replay: build
 	infra/stack.sh tool replay-stripe-event "$(EVENT)"
 
 redrive: build
-	infra/stack.sh tool redrive-receipts
+	infra/stack.sh tool redrive-mail
 
 demo: build
 	infra/stack.sh tool commerce-demo $(if $(filter portone,$(PROVIDER)),--portone) $(EMAIL)

@@ -353,7 +353,7 @@ pub fn log_lines(needles: &[&str]) -> Vec<Value> {
 }
 
 /// The `event completed` lines about an order, from `target` (the
-/// webhook's `stripe_webhook` or the mailer's `receipt_mailer`).
+/// webhook's `stripe_webhook` or the mailer's `mailer`).
 pub fn events_completed(target: &str, order_id: &str) -> Vec<Value> {
     log_lines(&["\"event completed\"", order_id])
         .into_iter()
@@ -369,7 +369,7 @@ pub async fn wait_for_mailer_to_drain(order_id: &str, limit: Duration) -> Vec<Va
     loop {
         let queued =
             events_completed("stripe_webhook", order_id).iter().filter(|line| line["receipt_queued"] == true).count();
-        let mailed: Vec<Value> = events_completed("receipt_mailer", order_id)
+        let mailed: Vec<Value> = events_completed("mailer", order_id)
             .into_iter()
             .filter(|line| line["status"] == "sent" || line["status"] == "already_sent")
             .collect();
@@ -398,7 +398,7 @@ where
 }
 
 /// Runs one of the workspace's binaries (`replay-stripe-event`,
-/// `redrive-receipts`, …) with the stack's settings; its stdout.
+/// `redrive-mail`, …) with the stack's settings; its stdout.
 pub async fn run_tool(name: &str, args: &[&str]) -> String {
     let bin_dir = std::env::var("GATEWAY_BIN_DIR")
         .map(PathBuf::from)

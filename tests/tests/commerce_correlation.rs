@@ -37,7 +37,7 @@ async fn one_correlation_id_follows_an_order_from_the_api_to_its_email() {
         .collect();
     // Placing the order is the order service's line (the orders function
     // calls it); each other step is its function's own.
-    for step in ["services::orders", "create_payment_intent", "stripe_webhook", "receipt_mailer"] {
+    for step in ["services::orders", "create_payment_intent", "stripe_webhook", "mailer"] {
         assert!(targets.iter().any(|t| t.starts_with(step)), "{step} logged nothing with it: {targets:?}");
     }
     let closing_lines = log_lines(&[&correlation_id, "completed"]);
@@ -46,7 +46,7 @@ async fn one_correlation_id_follows_an_order_from_the_api_to_its_email() {
     assert!(paths.contains(&"/api/v1/payments/intent"), "{paths:?}");
     assert!(paths.contains(&"/api/v1/webhooks/stripe"), "{paths:?}");
     assert!(
-        closing_lines.iter().any(|l| l["target"].as_str().is_some_and(|t| t.starts_with("receipt_mailer"))),
+        closing_lines.iter().any(|l| l["target"].as_str().is_some_and(|t| t.starts_with("mailer"))),
         "the mailer's event line carries it too: {closing_lines:?}"
     );
 

@@ -3,7 +3,7 @@
 //! of the receipt then fails and is retried, and after the queue's
 //! `maxReceiveCount` (5) the message rests in the dead-letter queue, with
 //! the order still `paid` and its receipt `failed`. Once the identity is
-//! back, `redrive-receipts` (`make redrive`) sends exactly one email, and a
+//! back, `redrive-mail` (`make redrive`) sends exactly one email, and a
 //! second redrive moves nothing.
 //!
 //! Alone in its test binary on purpose: the identity is the whole stack's,
@@ -43,7 +43,7 @@ async fn a_refusing_ses_ends_in_the_dead_letter_queue_and_one_redrive_sends_once
     let ses = aws_sdk_sesv2::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let from = required_setting("SES_FROM_ADDRESS");
-    let dead_letters = required_setting("RECEIPT_DEAD_LETTER_QUEUE_NAME");
+    let dead_letters = required_setting("MAIL_DEAD_LETTER_QUEUE_NAME");
     let (dead_before, _) = queue_depth(&sqs, &dead_letters).await;
 
     let guard = RestoreSender(from.clone());
@@ -63,7 +63,7 @@ async fn a_refusing_ses_ends_in_the_dead_letter_queue_and_one_redrive_sends_once
     })
     .await;
     let failures: Vec<_> =
-        events_completed("receipt_mailer", &order.id).into_iter().filter(|l| l["status"] == "failed").collect();
+        events_completed("mailer", &order.id).into_iter().filter(|l| l["status"] == "failed").collect();
     assert_eq!(failures.len(), 5, "one failed attempt per receive: {failures:?}");
     assert!(failures.iter().all(|l| l["aws_calls"]["ses"] == 1), "{failures:?}");
     assert!(failures.iter().all(|l| !l.to_string().contains(&order.email)), "no customer address in the logs");
@@ -74,16 +74,16 @@ async fn a_refusing_ses_ends_in_the_dead_letter_queue_and_one_redrive_sends_once
 
     // Fixed: the identity is back; the dead letters go back to the queue.
     drop(guard);
-    let moved = run_tool("redrive-receipts", &[]).await;
+    let moved = run_tool("redrive-mail", &[]).await;
     assert!(moved.contains(&format!("moved {}", dead_before + 1)), "{moved}");
     let sent = wait_for_order(&api, &order, Duration::from_secs(30), |o| o["receipt"]["status"] == "sent").await;
     assert!(sent["receipt"]["sent_at"].is_string());
     assert_eq!(emails_to(&order.email).await.len(), 1);
 
     // Redriving again (twice, at once) finds nothing and sends nothing.
-    let again = all_at_once(vec![run_tool("redrive-receipts", &[]), run_tool("redrive-receipts", &[])]).await;
+    let again = all_at_once(vec![run_tool("redrive-mail", &[]), run_tool("redrive-mail", &[])]).await;
     assert!(again.iter().all(|out| out.contains("moved 0")), "{again:?}");
-    let (queued, in_flight) = queue_depth(&sqs, &required_setting("RECEIPT_QUEUE_NAME")).await;
+    let (queued, in_flight) = queue_depth(&sqs, &required_setting("MAIL_QUEUE_NAME")).await;
     assert_eq!((queued, in_flight), (0, 0));
     assert_eq!(emails_to(&order.email).await.len(), 1);
 }

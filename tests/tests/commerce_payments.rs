@@ -196,7 +196,7 @@ async fn a_purchase_with_the_test_card_is_paid_by_localstripes_webhook_and_maile
     assert_eq!(line["aws_calls"]["dynamodb"], 1, "one transaction records the event and pays the order: {line}");
     assert!(line["request_id"].is_string() && line["duration_ms"].is_number(), "{line}");
     // The mailer's line carries the order's correlation id, as the webhook's does.
-    let mailer = events_completed("receipt_mailer", &order.id);
+    let mailer = events_completed("mailer", &order.id);
     let sent = mailer.iter().find(|l| l["status"] == "sent").expect("the mailer's event completed line");
     assert!(line["correlation_id"].is_string(), "{line}");
     assert_eq!(sent["correlation_id"], line["correlation_id"]);
@@ -483,7 +483,7 @@ async fn a_claim_left_by_a_crashed_sender_lapses_and_is_taken_over() {
         .unwrap();
     assert_eq!(deliver(&api, &succeeded(&order, &intent, &event_id())).await.status, StatusCode::OK);
     assert_paid_with_one_receipt(&api, &order).await;
-    let attempts: Vec<Value> = events_completed("receipt_mailer", &order.id);
+    let attempts: Vec<Value> = events_completed("mailer", &order.id);
     assert!(attempts.iter().any(|l| l["status"] == "failed" && l["aws_calls"].get("ses").is_none()), "{attempts:?}");
     assert_eq!(attempts.last().unwrap()["status"], "sent", "{attempts:?}");
 }

@@ -194,12 +194,12 @@ async fn a_receipt_goes_to_a_clean_address_and_never_to_a_suppressed_one() {
 
     let line = eventually(MAILED_WITHIN, "the mailer's line for the suppressed receipt", || {
         let id = bounced.id.clone();
-        async move { events_completed("receipt_mailer", &id).into_iter().find(|l| l["status"] == "suppressed") }
+        async move { events_completed("mailer", &id).into_iter().find(|l| l["status"] == "suppressed") }
     })
     .await;
     assert_eq!(line["aws_calls"]["ses"].as_u64().unwrap_or(0), 0, "no SES call for a suppressed address: {line}");
     assert!(!line.to_string().contains(&bounced.email), "no customer address in the logs: {line}");
-    let mailer = events_completed("receipt_mailer", &bounced.id);
+    let mailer = events_completed("mailer", &bounced.id);
     assert!(mailer.iter().all(|l| l["status"] != "sent"), "{mailer:?}");
     assert!(emails_to(&bounced.email).await.is_empty(), "no email to a suppressed address");
 }

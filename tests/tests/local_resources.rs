@@ -63,7 +63,7 @@ async fn the_table_has_the_template_s_keys_indexes_and_ttl() {
     assert_eq!(ttl.attribute_name(), declared["TimeToLiveSpecification"]["AttributeName"].as_str());
 }
 
-/// `ReceiptQueue` → the value of `RECEIPT_QUEUE_NAME`, the convention
+/// `MailQueue` → the value of `MAIL_QUEUE_NAME`, the convention
 /// `local-bootstrap` follows (the template model's rule).
 fn local_name(logical_id: &str) -> String {
     required_setting(&sam_template::name_variable(logical_id))

@@ -116,7 +116,7 @@ async fn run() -> Result<(), String> {
     let orders_made = bench.reads_and_new_orders(&requests).await?;
     bench.order_reads_and_payments(&requests).await?;
     let paid_event = bench.stripe_webhook(&orders_made).await?;
-    let (queue_arn, sent_receipt) = bench.receipt_mailer(orders_made.len()).await?;
+    let (queue_arn, sent_receipt) = bench.mailer(orders_made.len()).await?;
     bench.email_events().await?;
     println!("bench: warm runs done ({:.1} s)", bench.started.elapsed().as_secs_f64());
     let probes = Probes { requests, paid_event, queue_arn, sent_receipt };
@@ -356,12 +356,12 @@ impl Bench {
     /// The receipts those events queued, in batches of 10 as the event
     /// source mapping delivers them. Returns the queue's ARN and one sent
     /// receipt's message.
-    async fn receipt_mailer(&mut self, receipts: usize) -> Result<(String, (String, String)), String> {
+    async fn mailer(&mut self, receipts: usize) -> Result<(String, (String, String)), String> {
         let queue = receipt_queue::Queue::connect().await?;
         let batches = queue.take_batches(receipts, 10).await?;
         let mailer = Operation {
-            name: "receipt-mailer: batch of 10",
-            function: "ReceiptMailerFunction",
+            name: "mailer: batch of 10",
+            function: "MailerFunction",
             events: batches.iter().map(|batch| (sqs_batch(&queue.arn, batch), String::new())).collect(),
             check: batch_ok,
         };
@@ -400,7 +400,7 @@ impl Bench {
         for name in &self.order {
             let subject = Subject::new(self.specs[name].clone(), &self.log_dir);
             let check: Check = match name.as_str() {
-                "ReceiptMailerFunction" | "EmailEventsFunction" => batch_ok,
+                "MailerFunction" | "EmailEventsFunction" => batch_ok,
                 "OrderSweeperFunction" => sweep_ok,
                 _ => http_ok,
             };
@@ -435,7 +435,7 @@ impl Bench {
             // Its first call of an instance fetches PortOne's token too.
             "PortonePaymentsFunction" => http(&requests.portone_complete),
             "StripeWebhookFunction" => http(&probes.paid_event),
-            "ReceiptMailerFunction" => Ok(sqs_batch(&probes.queue_arn, std::slice::from_ref(&probes.sent_receipt))),
+            "MailerFunction" => Ok(sqs_batch(&probes.queue_arn, std::slice::from_ref(&probes.sent_receipt))),
             // A delivery report: read, logged, nothing written.
             "EmailEventsFunction" => {
                 let id = format!("bench-{}", ulid::Ulid::new());
@@ -604,7 +604,7 @@ mod receipt_queue {
     impl Queue {
         pub async fn connect() -> Result<Queue, String> {
             let config = e2e_tests::commerce::aws_config().await;
-            let url = e2e_tests::required_setting("RECEIPT_QUEUE_URL");
+            let url = e2e_tests::required_setting("MAIL_QUEUE_URL");
             let name = url.rsplit('/').next().unwrap_or_default().to_owned();
             let arn = format!(
                 "arn:aws:sqs:{}:{}:{name}",

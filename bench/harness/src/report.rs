@@ -156,7 +156,7 @@ impl Report {
                 met: all <= 3,
             });
         }
-        if let Some(c) = calls("receipt-mailer") {
+        if let Some(c) = calls("mailer") {
             targets.push(Target {
                 target: "one receipt: 1 SES call + ≤ 2 DynamoDB calls".into(),
                 measured: format!("{} SES, {} DynamoDB", get(c, "ses"), get(c, "dynamodb")),

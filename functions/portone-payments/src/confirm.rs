@@ -22,7 +22,7 @@ use services::Table;
 use services::orders::OrderService;
 use services::settlement::ledger::{PaymentAudit, ProviderLedger};
 use services::settlement::{
-    Effect, LedgerEntry, PaymentSettlement, ReceiptQueue, Settlement, SettlementTable, TableSettlement,
+    Effect, LedgerEntry, MailQueue, PaymentSettlement, Settlement, SettlementTable, TableSettlement,
 };
 
 use crate::portone::{Payment, PortOneClient, PortOneError};
@@ -105,7 +105,7 @@ pub struct Confirmer {
 }
 
 impl Confirmer {
-    pub fn new(table: Table, portone: PortOneClient, receipts: ReceiptQueue) -> Self {
+    pub fn new(table: Table, portone: PortOneClient, receipts: MailQueue) -> Self {
         Self {
             settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts),
             orders: OrderService::new(table.clone()),

@@ -7,7 +7,7 @@ use portone_payments::confirm::Confirmer;
 use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, parse_allowed_sources, router};
 use services::Table;
-use services::settlement::ReceiptQueue;
+use services::settlement::MailQueue;
 use services::tokens::TokenService;
 use web::throttle::Throttle;
 
@@ -30,7 +30,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    let receipts = ReceiptQueue { client: aws::sqs_client(&sdk), url: required("RECEIPT_QUEUE_URL")? };
+    let receipts = MailQueue { client: aws::sqs_client(&sdk), url: required("MAIL_QUEUE_URL")? };
     let throttle = Throttle::from_env(table.clone())?;
     let state = PortOneState {
         confirmer: Confirmer::new(table, portone, receipts),

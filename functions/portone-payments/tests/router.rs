@@ -9,7 +9,7 @@ use portone_payments::confirm::Confirmer;
 use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, router};
 use serde_json::json;
-use services::settlement::ReceiptQueue;
+use services::settlement::MailQueue;
 use web::testing::{call, call_with, throttle, tokens, unreachable_table};
 
 fn app(webhook_sources: Option<Vec<std::net::IpAddr>>) -> Router {
@@ -19,7 +19,7 @@ fn app(webhook_sources: Option<Vec<std::net::IpAddr>>) -> Router {
 fn app_with_rates(webhook_sources: Option<Vec<std::net::IpAddr>>, rates: &str) -> Router {
     let portone = PortOneClient::new("http://127.0.0.1:9", "key".into(), "secret".into()).unwrap();
     let sqs = platform::aws::sqs_client(&platform::aws::offline_config());
-    let receipts = ReceiptQueue { client: sqs, url: "http://127.0.0.1:9/queue/receipts".into() };
+    let receipts = MailQueue { client: sqs, url: "http://127.0.0.1:9/queue/receipts".into() };
     router(PortOneState {
         confirmer: Confirmer::new(unreachable_table(), portone, receipts),
         tokens: tokens(),

@@ -21,7 +21,7 @@ use domain::{Error, Result};
 use platform::stripe::{StripeClient, StripeError};
 use services::Table;
 use services::settlement::ledger::{Delivery, ProviderLedger, Recorded};
-use services::settlement::{Effect, LedgerEntry, PaymentSettlement, ReceiptQueue, SettlementTable, TableSettlement};
+use services::settlement::{Effect, LedgerEntry, MailQueue, PaymentSettlement, SettlementTable, TableSettlement};
 
 use crate::event::{CHARGE_REFUNDED, EventSummary, PAYMENT_CANCELED, PAYMENT_FAILED, PAYMENT_SUCCEEDED};
 
@@ -132,7 +132,7 @@ enum Plan<'a> {
 impl Processor {
     /// `livemode`: whether our Stripe key is live (see
     /// `platform::config::stripe_key_is_live`).
-    pub fn new(table: Table, receipts: ReceiptQueue, livemode: bool) -> Self {
+    pub fn new(table: Table, receipts: MailQueue, livemode: bool) -> Self {
         Self {
             settlement: PaymentSettlement::new(SettlementTable::new(table.clone()), receipts),
             ledger: ProviderLedger::new(table),

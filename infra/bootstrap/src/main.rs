@@ -249,7 +249,7 @@ async fn ensure_queue(
     Ok(arn)
 }
 
-/// `RECEIPT_QUEUE_VISIBILITY_TIMEOUT` (for `ReceiptQueue`) overrides the
+/// `MAIL_QUEUE_VISIBILITY_TIMEOUT` (for `MailQueue`) overrides the
 /// template's visibility timeout locally, so that retries and the trip to
 /// the dead-letter queue take seconds in tests, not minutes.
 fn visibility_override(queue: &QueueDefinition) -> Result<Option<u64>, BootstrapError> {

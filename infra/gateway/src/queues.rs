@@ -3,7 +3,7 @@
 //!
 //! For each such event the poller finds the queue (its name in the
 //! environment variable `<SCREAMING_SNAKE_LOGICAL_ID>_NAME`, e.g.
-//! `RECEIPT_QUEUE_NAME`, as `local-bootstrap` names it; the URL by
+//! `MAIL_QUEUE_NAME`, as `local-bootstrap` names it; the URL by
 //! GetQueueUrl), long-polls it, invokes the function through its
 //! [`FunctionPool`] with batches of up to `BatchSize` (at most 10) messages
 //! in Lambda's event shape, and deletes what succeeded: every message of a
@@ -43,7 +43,7 @@ pub struct QueuePoller {
     pub env: Vec<(String, String)>,
 }
 
-/// `ReceiptQueue` → `RECEIPT_QUEUE_NAME`, the variable `local-bootstrap`
+/// `MailQueue` → `MAIL_QUEUE_NAME`, the variable `local-bootstrap`
 /// reads the queue's local name from.
 pub fn queue_name_variable(queue_logical_id: &str) -> String {
     let mut out = String::new();
@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn queue_variables_follow_bootstrap() {
-        assert_eq!(queue_name_variable("ReceiptQueue"), "RECEIPT_QUEUE_NAME");
+        assert_eq!(queue_name_variable("MailQueue"), "MAIL_QUEUE_NAME");
         assert_eq!(queue_name_variable("EmailEventsQueue"), "EMAIL_EVENTS_QUEUE_NAME");
     }
 

@@ -402,7 +402,7 @@ Resources:
         Receipts:
           Type: SQS
           Properties:
-            Queue: !GetAtt ReceiptQueue.Arn
+            Queue: !GetAtt MailQueue.Arn
             BatchSize: 5
             FunctionResponseTypes: [ReportBatchItemFailures]
         Other:
@@ -465,8 +465,8 @@ Resources:
         let t = Template::parse(SAMPLE).unwrap();
         let s = &t.function("MailerFunction").unwrap().sqs_sources;
         assert_eq!(s.len(), 3);
-        assert_eq!(s[0].queue, QueueRef::Tagged { tag: "GetAtt".into(), value: "ReceiptQueue.Arn".into() });
-        assert_eq!(s[0].queue.logical_id(), Some("ReceiptQueue"));
+        assert_eq!(s[0].queue, QueueRef::Tagged { tag: "GetAtt".into(), value: "MailQueue.Arn".into() });
+        assert_eq!(s[0].queue.logical_id(), Some("MailQueue"));
         assert_eq!(s[0].batch_size, 5);
         assert_eq!(s[0].function_response_types, vec!["ReportBatchItemFailures".to_string()]);
         assert_eq!(s[1].queue, QueueRef::Tagged { tag: "GetAtt".into(), value: "OtherQueue.Arn".into() });

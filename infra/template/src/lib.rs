@@ -143,8 +143,8 @@ pub fn env_name(logical_id: &str) -> String {
     out
 }
 
-/// The variable that names a resource locally: `ReceiptQueue` →
-/// `RECEIPT_QUEUE_NAME` (the bootstrap makes it under that name, and the
+/// The variable that names a resource locally: `MailQueue` →
+/// `MAIL_QUEUE_NAME` (the bootstrap makes it under that name, and the
 /// functions are told it there).
 pub fn name_variable(logical_id: &str) -> String {
     env_name(logical_id) + "_NAME"
@@ -165,11 +165,11 @@ mod tests {
         assert_eq!(index_names, ["gsi1", "gsi2", "gsi3", "gsi4", "gsi5", "gsi6", "gsi7", "gsi8"]);
         assert_eq!(table.ttl_attribute.as_deref(), Some("expires_at"));
 
-        let receipts = storage.queues.iter().find(|q| q.logical_id == "ReceiptQueue").unwrap();
-        assert_eq!(receipts.env_name(), "RECEIPT_QUEUE_NAME");
-        assert_eq!(receipts.dead_letter_target.as_deref(), Some("ReceiptDeadLetterQueue"));
+        let receipts = storage.queues.iter().find(|q| q.logical_id == "MailQueue").unwrap();
+        assert_eq!(receipts.env_name(), "MAIL_QUEUE_NAME");
+        assert_eq!(receipts.dead_letter_target.as_deref(), Some("MailDeadLetterQueue"));
         assert!(receipts.max_receive_count.unwrap() >= 5);
-        let dlq = storage.queues.iter().find(|q| q.logical_id == "ReceiptDeadLetterQueue").unwrap();
+        let dlq = storage.queues.iter().find(|q| q.logical_id == "MailDeadLetterQueue").unwrap();
         assert!(dlq.message_retention_period > receipts.message_retention_period);
 
         // The alarm topic has no queue: it is not made locally.
@@ -216,6 +216,6 @@ mod tests {
     fn names_of_variables() {
         assert_eq!(env_name("CorsAllowedOrigins"), "CORS_ALLOWED_ORIGINS");
         assert_eq!(name_variable("EmailEventsTopic"), "EMAIL_EVENTS_TOPIC_NAME");
-        assert_eq!(name_variable("ReceiptDeadLetterQueue"), "RECEIPT_DEAD_LETTER_QUEUE_NAME");
+        assert_eq!(name_variable("MailDeadLetterQueue"), "MAIL_DEAD_LETTER_QUEUE_NAME");
     }
 }

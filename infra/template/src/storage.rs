@@ -32,7 +32,7 @@ pub struct QueueDefinition {
 }
 
 impl QueueDefinition {
-    /// `ReceiptQueue` → `RECEIPT_QUEUE_NAME`.
+    /// `MailQueue` → `MAIL_QUEUE_NAME`.
     pub fn env_name(&self) -> String {
         crate::name_variable(&self.logical_id)
     }

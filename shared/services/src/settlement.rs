@@ -66,12 +66,12 @@ pub trait ReceiptSender: Send + Sync {
 }
 
 #[cfg(feature = "sqs")]
-pub use store::receipts::ReceiptQueue;
+pub use store::mail_queue::MailQueue;
 
 #[cfg(feature = "sqs")]
-impl ReceiptSender for store::receipts::ReceiptQueue {
+impl ReceiptSender for store::mail_queue::MailQueue {
     async fn send(&self, order_id: &str, correlation_id: &str) -> Result<()> {
-        store::receipts::ReceiptQueue::send(self, order_id, correlation_id).await
+        store::mail_queue::MailQueue::send(self, order_id, correlation_id).await
     }
 }
 
@@ -157,7 +157,7 @@ pub struct PaymentSettlement<S, R> {
 
 /// Settling on DynamoDB with receipts to the mailer's queue.
 #[cfg(feature = "sqs")]
-pub type TableSettlement = PaymentSettlement<SettlementTable, store::receipts::ReceiptQueue>;
+pub type TableSettlement = PaymentSettlement<SettlementTable, store::mail_queue::MailQueue>;
 
 impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
     pub fn new(store: S, receipts: R) -> Self {

@@ -3,14 +3,14 @@
 
 pub mod keys;
 pub mod logins;
+#[cfg(feature = "sqs")]
+pub mod mail_queue;
 pub mod orders;
 pub mod paging;
 pub mod persisted_queries;
 pub mod portone_payments;
 pub mod posts;
 pub mod products;
-#[cfg(feature = "sqs")]
-pub mod receipts;
 pub mod social;
 pub mod stripe_events;
 pub mod suppressions;

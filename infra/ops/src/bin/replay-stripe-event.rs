@@ -10,7 +10,7 @@ use std::time::Instant;
 use commerce_ops::{OpsError, exit_with, sqs, table};
 use platform::config::{required, stripe_key_is_live};
 use platform::telemetry::count_aws_calls;
-use store::receipts::ReceiptQueue;
+use store::mail_queue::MailQueue;
 use store::stripe_events::Delivery;
 use stripe_webhook::process::Processor;
 
@@ -25,7 +25,7 @@ async fn run() -> Result<(), OpsError> {
         .nth(1)
         .filter(|id| !id.is_empty())
         .ok_or_else(|| OpsError::Usage("usage: replay-stripe-event EVENT_ID   (make replay EVENT=evt_...)".into()))?;
-    let receipts = ReceiptQueue { client: sqs().await, url: required("RECEIPT_QUEUE_URL")? };
+    let receipts = MailQueue { client: sqs().await, url: required("MAIL_QUEUE_URL")? };
     let processor = Processor::new(table().await?, receipts, stripe_key_is_live(&required("STRIPE_SECRET_KEY")?));
     let stored = processor
         .ledger

@@ -1,6 +1,6 @@
-//! `redrive-receipts`: moves every message in the receipt dead-letter queue
-//! (`RECEIPT_DEAD_LETTER_QUEUE_NAME`) back to the receipt queue
-//! (`RECEIPT_QUEUE_NAME`), for after the cause of the failures is fixed.
+//! `redrive-mail`: moves every message in the receipt dead-letter queue
+//! (`MAIL_DEAD_LETTER_QUEUE_NAME`) back to the receipt queue
+//! (`MAIL_QUEUE_NAME`), for after the cause of the failures is fixed.
 //! Each message is sent again before it is deleted from the dead-letter
 //! queue, so a crash half-way duplicates a message rather than losing one;
 //! the mailer sends a receipt at most once, so duplicates are harmless.
@@ -12,7 +12,7 @@ use platform::config::required;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    exit_with(run().await, "redrive-receipts")
+    exit_with(run().await, "redrive-mail")
 }
 
 async fn run() -> Result<(), OpsError> {
@@ -25,8 +25,8 @@ async fn run() -> Result<(), OpsError> {
             Ok::<_, OpsError>(output.queue_url.unwrap_or_default())
         }
     };
-    let dead_letters = url_of(required("RECEIPT_DEAD_LETTER_QUEUE_NAME")?).await?;
-    let receipts = url_of(required("RECEIPT_QUEUE_NAME")?).await?;
+    let dead_letters = url_of(required("MAIL_DEAD_LETTER_QUEUE_NAME")?).await?;
+    let receipts = url_of(required("MAIL_QUEUE_NAME")?).await?;
     let mut moved = 0;
     loop {
         let output = client
@@ -62,6 +62,6 @@ async fn run() -> Result<(), OpsError> {
             moved += 1;
         }
     }
-    println!("redrive-receipts: moved {moved} message(s) from the dead-letter queue back to the receipt queue");
+    println!("redrive-mail: moved {moved} message(s) from the dead-letter queue back to the receipt queue");
     Ok(())
 }

@@ -7,12 +7,12 @@ use domain::{Error, Result};
 
 /// Where receipts go: the mailer's queue.
 #[derive(Debug, Clone)]
-pub struct ReceiptQueue {
+pub struct MailQueue {
     pub client: aws_sdk_sqs::Client,
     pub url: String,
 }
 
-impl ReceiptQueue {
+impl MailQueue {
     /// The message names the order and carries its correlation id (in the
     /// body and as a message attribute), so the mailer's log lines join the
     /// order's others. A queue that cannot be reached is a 503: the caller

@@ -1,7 +1,7 @@
 use lambda_runtime::service_fn;
+use mailer::Mailer;
 use platform::config::{StoreSettings, optional, parse_or, required};
 use platform::{aws, telemetry};
-use receipt_mailer::Mailer;
 use services::Table;
 
 #[tokio::main(flavor = "current_thread")]

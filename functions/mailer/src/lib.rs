@@ -1,4 +1,4 @@
-//! The `receipt-mailer` function: reads the receipt queue in batches and
+//! The `mailer` function: reads the receipt queue in batches and
 //! sends each paid order's receipt through SES, at most once per order
 //! however often its message is delivered.
 //!
