@@ -1,5 +1,7 @@
 //! The `auth` function: register, token, refresh (rotating, with reuse
-//! detection), logout and me, as the contract's Auth section states them.
+//! detection), logout and me, as the contract's Auth section states them;
+//! and account email (verification, password reset), whose emails the
+//! mailer sends from the mail queue.
 
 use std::sync::Arc;
 
@@ -8,11 +10,16 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::error::ErrorBody;
-use domain::user::{CredentialsInput, RefreshInput, RegistrationInput, User, username_key};
+use domain::user::{
+    CredentialsInput, EmailVerificationInput, PasswordResetConfirmInput, PasswordResetInput, RefreshInput,
+    RegistrationInput, User, username_key,
+};
 use domain::{Error, Result};
 use serde::Serialize;
 use services::Table;
+use services::accounts::email::AccountEmailService;
 use services::accounts::{self, AccountService};
+use services::email::MailQueue;
 use services::tokens::TokenService;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,14 +30,20 @@ use web::throttle::{self, ClientAddress, Throttle};
 #[derive(Clone)]
 pub struct AuthState {
     pub accounts: AccountService,
+    pub account_email: AccountEmailService<MailQueue>,
     pub tokens: Arc<TokenService>,
     pub throttle: Throttle,
 }
 
 impl AuthState {
-    pub fn new(table: Table, tokens: TokenService, throttle: Throttle) -> Self {
+    pub fn new(table: Table, tokens: TokenService, throttle: Throttle, mail: MailQueue) -> Self {
         let tokens = Arc::new(tokens);
-        Self { accounts: AccountService::new(table, tokens.clone()), tokens, throttle }
+        Self {
+            accounts: AccountService::new(table.clone(), tokens.clone()),
+            account_email: AccountEmailService::new(table, mail),
+            tokens,
+            throttle,
+        }
     }
 }
 
@@ -49,6 +62,10 @@ pub fn api() -> OpenApiRouter<AuthState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
 }
 
 pub fn router(state: AuthState) -> Router {
@@ -72,15 +89,20 @@ impl From<accounts::TokenPair> for TokenPair {
     }
 }
 
-/// Register a user.
+/// Register a user; a verification email follows.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", operation_id = "register",
     request_body = RegistrationInput,
     responses(
-        (status = 201, description = "The new user.", body = User),
+        (status = 201, description = "The new user (`email_verified` false until the emailed link is used).", body = User),
         (status = 409, description = "The username is taken (in any letter case).", body = ErrorBody),
     ))]
 async fn register(State(state): State<AuthState>, Json(input): Json<RegistrationInput>) -> Result<Response> {
     let user = state.accounts.register(input.validate()?).await?;
+    // The account exists whatever the queue says; a lost email is one
+    // `verify/resend` away, so a failure here is logged, not answered.
+    if let Err(error) = state.account_email.request_verification(&user).await {
+        tracing::error!(user_id = %user.id, error = %error, "could not queue the verification email");
+    }
     Ok(json_response(StatusCode::CREATED, &user))
 }
 
@@ -135,4 +157,77 @@ async fn logout(State(state): State<AuthState>, Json(input): Json<RefreshInput>)
 async fn me(State(state): State<AuthState>, Authenticated(principal): Authenticated) -> Result<Response> {
     let user = state.accounts.user(&principal.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?;
     Ok(json_response(StatusCode::OK, &user))
+}
+
+/// The `email` scope: every request that sends an account email counts
+/// once under the target address and once under the client's.
+async fn count_email_request(throttle: &Throttle, target: &str, client_address: &str) -> Result<()> {
+    throttle.hit_scope("email", &format!("to:{}", target.to_lowercase())).await?;
+    throttle.hit_scope("email", &format!("from:{client_address}")).await
+}
+
+/// Prove the email address: spend the token from the verification link.
+#[utoipa::path(post, path = "/api/v1/auth/email/verify", tag = "auth", operation_id = "verifyEmail",
+    request_body = EmailVerificationInput,
+    responses(
+        (status = 200, description = "The user, now `email_verified`.", body = User),
+        (status = 400, description = "`bad_request`: the token is used, expired, voided by a newer one, or made up.", body = ErrorBody),
+    ))]
+async fn verify_email(State(state): State<AuthState>, Json(input): Json<EmailVerificationInput>) -> Result<Response> {
+    let user = state.account_email.verify(&input.validate()?).await?;
+    Ok(json_response(StatusCode::OK, &user))
+}
+
+/// Send a fresh verification link (older links stop working).
+#[utoipa::path(post, path = "/api/v1/auth/email/verify/resend", tag = "auth", operation_id = "resendVerificationEmail",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Queued.", body = Object, example = json!({})),
+        (status = 409, description = "The email is verified already.", body = ErrorBody),
+        (status = 429, description = "The `email` scope's limit.", body = ErrorBody),
+    ))]
+async fn resend_verification(
+    State(state): State<AuthState>,
+    ClientAddress(address): ClientAddress,
+    Authenticated(principal): Authenticated,
+) -> Result<Response> {
+    let user = state.accounts.user(&principal.user_id).await?.ok_or(Error::NotAuthenticated("User not found."))?;
+    count_email_request(&state.throttle, &user.email, &address).await?;
+    state.account_email.request_verification(&user).await?;
+    Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({})))
+}
+
+/// Ask for a password reset link. The answer is the same whether or not a
+/// user has the address.
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", tag = "auth", operation_id = "requestPasswordReset",
+    request_body = PasswordResetInput,
+    responses(
+        (status = 202, description = "Queued (if anyone has the address, they get a link valid for an hour).", body = Object, example = json!({})),
+        (status = 429, description = "The `email` scope's limit.", body = ErrorBody),
+    ))]
+async fn request_password_reset(
+    State(state): State<AuthState>,
+    ClientAddress(address): ClientAddress,
+    Json(input): Json<PasswordResetInput>,
+) -> Result<Response> {
+    let email = input.validate()?;
+    count_email_request(&state.throttle, &email, &address).await?;
+    state.account_email.request_password_reset(&email).await?;
+    Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({})))
+}
+
+/// Set a new password with the token from the reset link; every login of
+/// the user is revoked.
+#[utoipa::path(post, path = "/api/v1/auth/password/reset/confirm", tag = "auth", operation_id = "confirmPasswordReset",
+    request_body = PasswordResetConfirmInput,
+    responses(
+        (status = 204, description = "The new password works; every refresh token of the user is revoked."),
+        (status = 400, description = "`bad_request` for a bad token; `validation_error` for a password the rules refuse (the token stays good).", body = ErrorBody),
+    ))]
+async fn confirm_password_reset(
+    State(state): State<AuthState>,
+    Json(input): Json<PasswordResetConfirmInput>,
+) -> Result<Response> {
+    state.account_email.reset_password(&input.validate()?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

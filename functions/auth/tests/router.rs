@@ -6,10 +6,12 @@ use auth::{AuthState, router};
 use axum::Router;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use web::testing::{access_token, call, call_with, throttle, token_service, tokens, unreachable_table};
+use web::testing::{
+    access_token, call, call_with, throttle, token_service, tokens, unreachable_mail_queue, unreachable_table,
+};
 
 fn app(rates: &str) -> Router {
-    router(AuthState::new(unreachable_table(), token_service(), throttle(rates)))
+    router(AuthState::new(unreachable_table(), token_service(), throttle(rates), unreachable_mail_queue()))
 }
 
 #[tokio::test]

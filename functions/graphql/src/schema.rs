@@ -312,6 +312,11 @@ impl UserNode {
     async fn is_staff(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         Ok(self.stored(ctx).await?.is_staff)
     }
+    /// The person proved they read their address (its link, a reset link,
+    /// or a provider that vouches for it).
+    async fn email_verified(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        Ok(self.stored(ctx).await?.email_verified)
+    }
 }
 
 impl UserNode {

@@ -1,8 +1,9 @@
-//! The `mailer` function: reads the receipt queue in batches and
-//! sends each paid order's receipt through SES, at most once per order
-//! however often its message is delivered.
+//! The `mailer` function: reads the mail queue in batches and sends every
+//! email through SES, each at most once however often its message is
+//! delivered: receipts, refund notices, verification and reset links,
+//! welcomes (`domain::mail::MailRequest`, one typed message per kind).
 //!
-//! Per message: claim the send on the order item (a conditional write with
+//! A receipt: claim the send on the order item (a conditional write with
 //! a lease that returns the order, lines included, or why it is not ours to
 //! send: already sent, not paid, held by another delivery), send, and mark
 //! the receipt sent: 2 DynamoDB calls and 1 SES call, and 1 GetItem more:
@@ -13,25 +14,31 @@
 //! `maxReceiveCount` it rests in the dead-letter queue until redriven. A
 //! crash between claim and send leaves a claim whose lease runs out, after
 //! which a redelivery takes it again: the email is never lost for good.
+//!
+//! Every other email goes the same way through the mail log
+//! (`services::email::OutgoingMail`): claim its once key, read whom it is
+//! for, check the suppression list, make its token if it carries one (only
+//! now, so no token rests in a queue), send, mark it sent.
 
 pub mod render;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use domain::order::{Order, ReceiptMessage};
+use domain::mail::MailRequest;
 use domain::timefmt;
 use lambda_runtime::LambdaEvent;
+use render::{AccountLinks, Rendered};
 use services::Table;
-use services::email::{ReceiptClaim, ReceiptService};
+use services::email::{Letter, MailClaim, MailEnd, OutgoingMail, Prepared, ReceiptClaim, ReceiptService};
 
 /// Why a message was not handled; it will be delivered again.
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {
-    #[error("message is not a receipt request: {0}")]
+    #[error("message is not a mail request: {0}")]
     Malformed(String),
     #[error("no such order")]
     NoSuchOrder,
-    #[error("another delivery is sending this receipt")]
+    #[error("another delivery is sending this email")]
     HeldElsewhere,
     #[error("store: {0}")]
     Store(#[from] domain::Error),
@@ -50,6 +57,8 @@ pub enum Delivered {
     NotPaid,
     /// The address is on the suppression list: nothing sent.
     Suppressed,
+    /// Nobody to write to (no user has the address; verified already).
+    NothingToSend,
 }
 
 impl web::batch::Outcome for Delivered {
@@ -59,14 +68,19 @@ impl web::batch::Outcome for Delivered {
             Self::AlreadySent => "already_sent",
             Self::NotPaid => "not_paid",
             Self::Suppressed => "suppressed",
+            Self::NothingToSend => "nothing_to_send",
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Mailer {
-    /// Claims, the suppression list (checked before every send), marks.
+    /// Receipts' claims, the suppression list (checked before every send),
+    /// marks.
     pub receipts: ReceiptService,
+    /// Every other email's.
+    pub outgoing: OutgoingMail,
+    pub links: AccountLinks,
     pub ses: aws_sdk_sesv2::Client,
     pub from_address: String,
     /// How long a claim holds before another delivery may take it: longer
@@ -78,8 +92,22 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(table: Table, ses: aws_sdk_sesv2::Client, from_address: String, claim_lease_secs: i64) -> Self {
-        Self { receipts: ReceiptService::new(table), ses, from_address, claim_lease_secs, configuration_set: None }
+    pub fn new(
+        table: Table,
+        ses: aws_sdk_sesv2::Client,
+        from_address: String,
+        claim_lease_secs: i64,
+        links: AccountLinks,
+    ) -> Self {
+        Self {
+            receipts: ReceiptService::new(table.clone()),
+            outgoing: OutgoingMail::new(table),
+            links,
+            ses,
+            from_address,
+            claim_lease_secs,
+            configuration_set: None,
+        }
     }
 
     pub fn with_configuration_set(self, configuration_set: Option<String>) -> Self {
@@ -99,6 +127,7 @@ impl Mailer {
                 correlation_id = tracing::field::Empty,
                 order_id = tracing::field::Empty,
                 receive_count = tracing::field::Empty,
+                kind = tracing::field::Empty,
             )
         };
         let failed = web::handle_each_message!(messages, span_for, |message| self.handle_message(message));
@@ -111,17 +140,39 @@ impl Mailer {
             span.record("receive_count", count.as_str());
         }
         let body = message.body.as_deref().unwrap_or_default();
-        let request: ReceiptMessage = serde_json::from_str(body).map_err(|e| MailerError::Malformed(e.to_string()))?;
-        span.record("order_id", request.order_id.as_str());
-        span.record("correlation_id", request.correlation_id.as_deref().unwrap_or_default());
-        if !domain::ids::is_plausible_id(&request.order_id) {
-            return Err(MailerError::Malformed("order_id is not an id".into()));
+        let request = MailRequest::parse(body).map_err(|e| MailerError::Malformed(e.to_string()))?;
+        span.record("kind", request.kind());
+        if let Some(order_id) = request.order_id() {
+            span.record("order_id", order_id);
         }
+        span.record("correlation_id", request.correlation_id().unwrap_or_default());
+        let ids_plausible = match &request {
+            MailRequest::Receipt { order_id, .. } | MailRequest::Refund { order_id, .. } => {
+                domain::ids::is_plausible_id(order_id)
+            }
+            MailRequest::EmailVerification { user_id, request_id } => {
+                domain::ids::is_plausible_id(user_id) && domain::ids::is_plausible_id(request_id)
+            }
+            MailRequest::PasswordReset { request_id, .. } => domain::ids::is_plausible_id(request_id),
+            MailRequest::Welcome { user_id } => domain::ids::is_plausible_id(user_id),
+        };
+        if !ids_plausible {
+            return Err(MailerError::Malformed("an id that is not an id".into()));
+        }
+        // Boxed: the SDK's futures nest deep, and two kinds of send side by
+        // side overflow the compiler's layout limit unboxed.
+        match &request {
+            MailRequest::Receipt { order_id, .. } => Box::pin(self.send_receipt(order_id)).await,
+            _ => Box::pin(self.send_letter(&request)).await,
+        }
+    }
+
+    async fn send_receipt(&self, order_id: &str) -> Result<Delivered, MailerError> {
         // One conditional write claims the send and returns the order with
         // its lines, or says why not: no read before it.
         let claim_id = domain::ids::new_id();
         let now = timefmt::now().unix_timestamp();
-        let order = match self.receipts.claim(&request.order_id, &claim_id, now, now + self.claim_lease_secs).await? {
+        let order = match self.receipts.claim(order_id, &claim_id, now, now + self.claim_lease_secs).await? {
             ReceiptClaim::Claimed(order) => order,
             ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
             ReceiptClaim::NotPaid(status) => {
@@ -141,7 +192,7 @@ impl Mailer {
             tracing::info!(to = %to, "receipt not sent: the address is on the suppression list");
             return Ok(Delivered::Suppressed);
         }
-        let message_id = match self.send(&order).await {
+        let message_id = match self.send(&order.email, render::receipt(&order)?).await {
             Ok(message_id) => message_id,
             Err(error) => {
                 self.receipts.release(&order.id, &claim_id).await?;
@@ -155,21 +206,69 @@ impl Mailer {
         Ok(Delivered::Sent)
     }
 
-    async fn send(&self, order: &Order) -> Result<String, MailerError> {
-        let receipt = render::render(order)?;
+    /// Any email but a receipt, once per its once key.
+    async fn send_letter(&self, request: &MailRequest) -> Result<Delivered, MailerError> {
+        let claim_id = domain::ids::new_id();
+        let now = timefmt::now().unix_timestamp();
+        match self.outgoing.claim(request, &claim_id, now, now + self.claim_lease_secs).await? {
+            MailClaim::Claimed => {}
+            MailClaim::Done => return Ok(Delivered::AlreadySent),
+            MailClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
+        }
+        let letter = match self.outgoing.prepare(request).await {
+            Ok(Prepared::Letter(letter)) => letter,
+            Ok(ending @ (Prepared::Suppressed | Prepared::NothingToSend)) => {
+                let (end, delivered) = match ending {
+                    Prepared::Suppressed => (MailEnd::Suppressed, Delivered::Suppressed),
+                    _ => (MailEnd::NothingToSend, Delivered::NothingToSend),
+                };
+                if !self.outgoing.finish(request, &claim_id, end, None).await? {
+                    tracing::warn!("the claim lapsed before the email was marked {}", end.as_str());
+                }
+                tracing::info!(outcome = end.as_str(), "email not sent");
+                return Ok(delivered);
+            }
+            Err(error) => {
+                self.outgoing.release(request, &claim_id).await?;
+                return Err(error.into());
+            }
+        };
+        let to = letter.to().to_owned();
+        let sent = match render::letter(&letter, &self.links) {
+            Ok(rendered) => self.send(&to, rendered).await,
+            Err(error) => Err(error),
+        };
+        let message_id = match sent {
+            Ok(message_id) => message_id,
+            Err(error) => {
+                self.outgoing.release(request, &claim_id).await?;
+                return Err(error);
+            }
+        };
+        if !self.outgoing.finish(request, &claim_id, MailEnd::Sent, Some(&message_id)).await? {
+            tracing::warn!("email sent after its claim lapsed; another delivery may send it too");
+        }
+        if let Letter::Refund { refunded, total, .. } = &letter {
+            tracing::info!(refunded, total, "refund notice sent");
+        }
+        tracing::info!(ses_message_id = %message_id, to = %platform::telemetry::mask_email(&to), "email sent");
+        Ok(Delivered::Sent)
+    }
+
+    async fn send(&self, to: &str, email: Rendered) -> Result<String, MailerError> {
         let text = |data: String| {
             Content::builder().data(data).charset("UTF-8").build().map_err(|e| MailerError::Send(e.to_string()))
         };
         let message = Message::builder()
-            .subject(text(receipt.subject)?)
-            .body(Body::builder().html(text(receipt.html)?).text(text(receipt.text)?).build())
+            .subject(text(email.subject)?)
+            .body(Body::builder().html(text(email.html)?).text(text(email.text)?).build())
             .build();
         let output = self
             .ses
             .send_email()
             .from_email_address(&self.from_address)
             .set_configuration_set_name(self.configuration_set.clone())
-            .destination(Destination::builder().to_addresses(&order.email).build())
+            .destination(Destination::builder().to_addresses(to).build())
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await

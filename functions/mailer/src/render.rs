@@ -1,9 +1,10 @@
-//! The receipt email, HTML and text, from templates compiled into the
-//! binary. Substitution is `{{name}}` → value, nothing more; values going
+//! Every email, HTML and text, from templates compiled into the binary
+//! (`templates/<kind>.html` and `.txt`). Substitution is `{{name}}` → value, nothing more; values going
 //! into HTML are escaped first, and a placeholder left unfilled is an error
 //! (caught by the tests below, never by a customer).
 
 use domain::order::Order;
+use services::email::Letter;
 
 use crate::MailerError;
 
@@ -12,14 +13,83 @@ const HTML_LINE: &str = include_str!("../templates/receipt_line.html");
 const TEXT: &str = include_str!("../templates/receipt.txt");
 const TEXT_LINE: &str = include_str!("../templates/receipt_line.txt");
 
+/// One kind's HTML and text templates.
+struct Templates {
+    html: &'static str,
+    text: &'static str,
+}
+
+const REFUND: Templates =
+    Templates { html: include_str!("../templates/refund.html"), text: include_str!("../templates/refund.txt") };
+const EMAIL_VERIFICATION: Templates = Templates {
+    html: include_str!("../templates/email_verification.html"),
+    text: include_str!("../templates/email_verification.txt"),
+};
+const PASSWORD_RESET: Templates = Templates {
+    html: include_str!("../templates/password_reset.html"),
+    text: include_str!("../templates/password_reset.txt"),
+};
+const WELCOME: Templates =
+    Templates { html: include_str!("../templates/welcome.html"), text: include_str!("../templates/welcome.txt") };
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedReceipt {
+pub struct Rendered {
     pub subject: String,
     pub html: String,
     pub text: String,
 }
 
-pub fn render(order: &Order) -> Result<RenderedReceipt, MailerError> {
+/// Where account emails link to: the token goes in the `token` query
+/// parameter (`EMAIL_VERIFY_URL`, `PASSWORD_RESET_URL`).
+#[derive(Debug, Clone)]
+pub struct AccountLinks {
+    pub verify_email: String,
+    pub reset_password: String,
+}
+
+impl AccountLinks {
+    fn link(base: &str, token: &str) -> String {
+        let joint = if base.contains('?') { '&' } else { '?' };
+        // A token is letters, digits and `-_.`: nothing to escape.
+        format!("{base}{joint}token={token}")
+    }
+}
+
+/// Any email but a receipt.
+pub fn letter(letter: &Letter, links: &AccountLinks) -> Result<Rendered, MailerError> {
+    let (subject, templates, values): (String, Templates, Vec<(&str, String)>) = match letter {
+        Letter::Refund { order, refunded, total } => {
+            let money = |minor: i64| format_amount(minor, &order.currency);
+            (
+                format!("Your refund for order {}", order.id),
+                REFUND,
+                vec![
+                    ("order_id", order.id.clone()),
+                    ("refunded", money(*refunded)),
+                    ("total_refunded", money(*total)),
+                    ("order_total", money(order.amount)),
+                ],
+            )
+        }
+        Letter::EmailVerification { user, token } => (
+            "Confirm your email address".into(),
+            EMAIL_VERIFICATION,
+            vec![("username", user.username.clone()), ("link", AccountLinks::link(&links.verify_email, token))],
+        ),
+        Letter::PasswordReset { user, token } => (
+            "Reset your password".into(),
+            PASSWORD_RESET,
+            vec![("username", user.username.clone()), ("link", AccountLinks::link(&links.reset_password, token))],
+        ),
+        Letter::Welcome { user } => {
+            (format!("Welcome, {}", user.username), WELCOME, vec![("username", user.username.clone())])
+        }
+    };
+    let escaped: Vec<(&str, String)> = values.iter().map(|(name, value)| (*name, escape_html(value))).collect();
+    Ok(Rendered { subject, html: fill(templates.html, &escaped)?, text: fill(templates.text, &values)? })
+}
+
+pub fn receipt(order: &Order) -> Result<Rendered, MailerError> {
     let money = |minor: i64| format_amount(minor, &order.currency);
     let placed_on = order.created_at.date().to_string();
     let mut html_lines = String::new();
@@ -44,7 +114,7 @@ pub fn render(order: &Order) -> Result<RenderedReceipt, MailerError> {
             ("lines", lines),
         ]
     };
-    Ok(RenderedReceipt {
+    Ok(Rendered {
         subject: format!("Your receipt for order {}", order.id),
         html: fill(HTML, &common(html_lines, escape_html))?,
         text: fill(TEXT, &common(text_lines, str::to_owned))?,
@@ -146,6 +216,7 @@ mod tests {
                 },
             ],
             refunded_amount: 0,
+            refund_totals: vec![],
             holds: vec![],
             amount: 2748,
             currency: "usd".into(),
@@ -160,7 +231,7 @@ mod tests {
 
     #[test]
     fn both_parts_carry_the_order_id_lines_and_total() {
-        let receipt = render(&order()).unwrap();
+        let receipt = receipt(&order()).unwrap();
         assert_eq!(receipt.subject, "Your receipt for order 01JF2Z3B7K9M1N4P6Q8R0S2T4V");
         for part in [&receipt.html, &receipt.text] {
             assert!(part.contains("01JF2Z3B7K9M1N4P6Q8R0S2T4V"));
@@ -174,9 +245,51 @@ mod tests {
 
     #[test]
     fn names_are_escaped_in_html() {
-        let receipt = render(&order()).unwrap();
+        let receipt = receipt(&order()).unwrap();
         assert!(receipt.html.contains("Field &lt;notes&gt; &amp; co"));
         assert!(!receipt.html.contains("<notes>"));
+    }
+
+    fn user() -> domain::user::User {
+        domain::user::User {
+            id: "01JF2Z3B7K9M1N4P6Q8R0S2T4U".into(),
+            username: "ann<b>".into(),
+            email: "ann@example.com".into(),
+            email_verified: false,
+            is_staff: false,
+            date_joined: time::macros::datetime!(2026-11-25 10:00 UTC),
+        }
+    }
+
+    fn links() -> AccountLinks {
+        AccountLinks {
+            verify_email: "http://localhost:5173/verify-email".into(),
+            reset_password: "http://localhost:5173/reset?from=mail".into(),
+        }
+    }
+
+    #[test]
+    fn every_letter_fills_both_parts() {
+        let refunded = Order { refunded_amount: 1000, refund_totals: vec![1000], ..order() };
+        let letters = [
+            Letter::Refund { order: Box::new(refunded), refunded: 1000, total: 1000 },
+            Letter::EmailVerification { user: user(), token: "01U.abc-_".into() },
+            Letter::PasswordReset { user: user(), token: "01U.def".into() },
+            Letter::Welcome { user: user() },
+        ];
+        for letter in &letters {
+            let rendered = super::letter(letter, &links()).unwrap();
+            for part in [&rendered.html, &rendered.text] {
+                assert!(!part.contains("{{"), "{part}");
+            }
+            assert!(!rendered.html.contains("ann<b>"), "escaped in HTML");
+        }
+        let refund = super::letter(&letters[0], &links()).unwrap();
+        assert!(refund.text.contains("We refunded 10.00 USD") && refund.text.contains("10.00 USD of 27.48 USD"));
+        let verify = super::letter(&letters[1], &links()).unwrap();
+        assert!(verify.text.contains("http://localhost:5173/verify-email?token=01U.abc-_"), "{}", verify.text);
+        let reset = super::letter(&letters[2], &links()).unwrap();
+        assert!(reset.text.contains("http://localhost:5173/reset?from=mail&token=01U.def"), "{}", reset.text);
     }
 
     #[test]

@@ -9,8 +9,7 @@ use portone_payments::confirm::Confirmer;
 use portone_payments::portone::PortOneClient;
 use portone_payments::{PortOneState, router};
 use serde_json::json;
-use services::settlement::MailQueue;
-use web::testing::{call, call_with, throttle, tokens, unreachable_table};
+use web::testing::{call, call_with, throttle, tokens, unreachable_mail_queue, unreachable_table};
 
 fn app(webhook_sources: Option<Vec<std::net::IpAddr>>) -> Router {
     app_with_rates(webhook_sources, "off")
@@ -18,8 +17,7 @@ fn app(webhook_sources: Option<Vec<std::net::IpAddr>>) -> Router {
 
 fn app_with_rates(webhook_sources: Option<Vec<std::net::IpAddr>>, rates: &str) -> Router {
     let portone = PortOneClient::new("http://127.0.0.1:9", "key".into(), "secret".into()).unwrap();
-    let sqs = platform::aws::sqs_client(&platform::aws::offline_config());
-    let receipts = MailQueue { client: sqs, url: "http://127.0.0.1:9/queue/receipts".into() };
+    let receipts = unreachable_mail_queue();
     router(PortOneState {
         confirmer: Confirmer::new(unreachable_table(), portone, receipts),
         tokens: tokens(),

@@ -8,17 +8,15 @@ use axum::Router;
 use axum::http::{Method, StatusCode};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use services::settlement::MailQueue;
 use sha2::Sha256;
 use stripe_webhook::process::Processor;
 use stripe_webhook::{WebhookState, router};
-use web::testing::{call_with, unreachable_table};
+use web::testing::{call_with, unreachable_mail_queue, unreachable_table};
 
 const SECRET: &str = "whsec_in_process";
 
 fn app() -> Router {
-    let sqs = platform::aws::sqs_client(&platform::aws::offline_config());
-    let receipts = MailQueue { client: sqs, url: "http://127.0.0.1:9/queue/receipts".into() };
+    let receipts = unreachable_mail_queue();
     router(WebhookState {
         processor: Processor::new(unreachable_table(), receipts, false),
         endpoint_secret: SECRET.into(),

@@ -155,6 +155,10 @@ pub struct Order {
     pub currency: String,
     /// What the provider has given back so far (its own running total).
     pub refunded_amount: i64,
+    /// Each running total a confirmed refund brought, in the order they
+    /// landed (rising): what one refund gave back is its total less the one
+    /// before.
+    pub refund_totals: Vec<i64>,
     pub payment_intent_id: Option<String>,
     pub receipt_status: ReceiptStatus,
     pub receipt_sent_at: Option<OffsetDateTime>,
@@ -167,19 +171,6 @@ pub struct Order {
     /// PaymentIntent's metadata, the webhook, the receipt message), so one
     /// search of the logs follows an order from the API to its email.
     pub correlation_id: String,
-}
-
-/// What the receipt queue carries: "this order became paid, send its
-/// receipt", whichever payment provider said so. The producers write it and
-/// the mailer reads it through this one type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceiptMessage {
-    pub order_id: String,
-    /// The order's, so the mailer's log lines join the order's others.
-    /// Optional on the way in: a message from before it was carried (or
-    /// written by hand to replay one) is still a receipt to send.
-    #[serde(default)]
-    pub correlation_id: Option<String>,
 }
 
 /// The order item alone, without its lines: what payments, the webhook and
@@ -260,6 +251,12 @@ impl ReadableOrder for Order {
 }
 
 impl Order {
+    /// What the refund that brought the running total to `total` gave back.
+    pub fn refunded_by(&self, total: i64) -> i64 {
+        let before = self.refund_totals.iter().copied().filter(|t| *t < total).max().unwrap_or(0);
+        total - before
+    }
+
     pub fn view(&self) -> OrderView {
         OrderView {
             id: self.id.clone(),
@@ -696,13 +693,35 @@ mod tests {
     }
 
     #[test]
-    fn a_receipt_message_reads_back_as_written_and_without_its_correlation_id() {
-        let message = ReceiptMessage { order_id: "01ORDER".into(), correlation_id: Some("01CORR".into()) };
-        let body = serde_json::to_string(&message).unwrap();
-        assert_eq!(body, r#"{"order_id":"01ORDER","correlation_id":"01CORR"}"#);
-        assert_eq!(serde_json::from_str::<ReceiptMessage>(&body).unwrap(), message);
-        let bare: ReceiptMessage = serde_json::from_str(r#"{"order_id":"01ORDER"}"#).unwrap();
-        assert_eq!(bare.correlation_id, None);
+    fn a_refund_gave_back_its_total_less_the_one_before() {
+        let mut order = order_with_refunds(vec![1000, 1500, 2500]);
+        assert_eq!([1000, 1500, 2500].map(|t| order.refunded_by(t)), [1000, 500, 1000]);
+        order.refund_totals = vec![];
+        assert_eq!(order.refunded_by(700), 700, "no history: the whole total");
+    }
+
+    fn order_with_refunds(refund_totals: Vec<i64>) -> Order {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        Order {
+            id: "o".into(),
+            status: Paid,
+            email: "a@b.co".into(),
+            user_id: None,
+            token_hash: None,
+            lines: vec![],
+            holds: vec![],
+            amount: 2500,
+            currency: "usd".into(),
+            refunded_amount: refund_totals.last().copied().unwrap_or(0),
+            refund_totals,
+            payment_intent_id: None,
+            receipt_status: ReceiptStatus::Sent,
+            receipt_sent_at: None,
+            created_at: now,
+            updated_at: now,
+            expires_at: now,
+            correlation_id: "c".into(),
+        }
     }
 
     #[test]
@@ -718,6 +737,7 @@ mod tests {
             lines: vec![],
             holds: vec![],
             refunded_amount: 0,
+            refund_totals: vec![],
             amount: 1,
             currency: "usd".into(),
             payment_intent_id: None,

@@ -18,3 +18,8 @@ pub fn rfc3339(at: OffsetDateTime) -> String {
 pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
+
+/// Unix milliseconds, for instants compared rather than shown.
+pub fn unix_ms(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}

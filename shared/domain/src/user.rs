@@ -39,6 +39,9 @@ pub struct User {
     pub username: String,
     #[schema(example = "alice@example.com", format = Email)]
     pub email: String,
+    /// The person proved they read this address: by its verification link,
+    /// a password reset link, or a provider that vouches for it.
+    pub email_verified: bool,
     /// Staff keep the catalog and see and refund every order. Only an
     /// operations command (`make staff`) makes someone staff.
     pub is_staff: bool,
@@ -94,22 +97,91 @@ impl RegistrationInput {
         if errors.get("email").is_none() && !is_valid_email(&email) {
             errors.add("email", "Enter a valid email address.");
         }
-        let password = required_string(&mut errors, "password", self.password, false);
-        if errors.get("password").is_none() {
-            let length = password.chars().count();
-            if length < PASSWORD_MIN {
-                errors.add(
-                    "password",
-                    format!("This password is too short. It must contain at least {PASSWORD_MIN} characters."),
-                );
-            } else if length > PASSWORD_MAX {
-                errors.add("password", format!("Ensure this field has no more than {PASSWORD_MAX} characters."));
-            }
-            if password.chars().all(|c| c.is_ascii_digit()) {
-                errors.add("password", "This password is entirely numeric.");
-            }
-        }
+        let password = new_password(&mut errors, self.password);
         errors.into_result(Registration { username, email: normalize_email(&email), password })
+    }
+}
+
+/// A password someone chooses (registering, resetting), checked against
+/// the contract's rules under `password`.
+fn new_password(errors: &mut FieldErrors, password: Option<String>) -> String {
+    let password = required_string(errors, "password", password, false);
+    if errors.get("password").is_none() {
+        let length = password.chars().count();
+        if length < PASSWORD_MIN {
+            errors.add(
+                "password",
+                format!("This password is too short. It must contain at least {PASSWORD_MIN} characters."),
+            );
+        } else if length > PASSWORD_MAX {
+            errors.add("password", format!("Ensure this field has no more than {PASSWORD_MAX} characters."));
+        }
+        if password.chars().all(|c| c.is_ascii_digit()) {
+            errors.add("password", "This password is entirely numeric.");
+        }
+    }
+    password
+}
+
+/// `POST /auth/email/verify` as sent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EmailVerificationInput {
+    /// The `token` of the verification link's query.
+    #[schema(value_type = String, required = true, min_length = 1)]
+    pub token: Option<String>,
+}
+
+impl EmailVerificationInput {
+    pub fn validate(self) -> Result<String> {
+        let mut errors = FieldErrors::new();
+        let token = required_string(&mut errors, "token", self.token, false);
+        errors.into_result(token)
+    }
+}
+
+/// `POST /auth/password/reset` as sent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PasswordResetInput {
+    #[schema(value_type = String, required = true, format = Email, max_length = 254, example = "alice@example.com")]
+    pub email: Option<String>,
+}
+
+impl PasswordResetInput {
+    /// The address, normalised as registration keeps it.
+    pub fn validate(self) -> Result<String> {
+        let mut errors = FieldErrors::new();
+        let email = required_string(&mut errors, "email", self.email, false).trim().to_owned();
+        if errors.get("email").is_none() && !is_valid_email(&email) {
+            errors.add("email", "Enter a valid email address.");
+        }
+        errors.into_result(normalize_email(&email))
+    }
+}
+
+/// `POST /auth/password/reset/confirm` as sent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PasswordResetConfirmInput {
+    /// The `token` of the reset link's query.
+    #[schema(value_type = String, required = true, min_length = 1)]
+    pub token: Option<String>,
+    /// The new password: the registration's rules.
+    #[schema(value_type = String, required = true, format = Password, min_length = 8, max_length = 1024, pattern = r"\D", write_only)]
+    pub password: Option<String>,
+}
+
+/// A reset confirmation whose password passed the rules.
+#[derive(Debug)]
+pub struct PasswordResetConfirmation {
+    pub token: String,
+    pub password: String,
+}
+
+impl PasswordResetConfirmInput {
+    pub fn validate(self) -> Result<PasswordResetConfirmation> {
+        let mut errors = FieldErrors::new();
+        let token = required_string(&mut errors, "token", self.token, false);
+        let password = new_password(&mut errors, self.password);
+        errors.into_result(PasswordResetConfirmation { token, password })
     }
 }
 
@@ -187,6 +259,29 @@ mod tests {
         let r = input(Some("Alice_1.b+c@d-e"), Some("Alice@Example.COM"), Some("s3cret-pass")).validate().unwrap();
         assert_eq!(r.username, "Alice_1.b+c@d-e");
         assert_eq!(r.email, "Alice@example.com");
+    }
+
+    #[test]
+    fn a_reset_password_keeps_the_registration_rules() {
+        let confirm = |password: &str| {
+            PasswordResetConfirmInput { token: Some("t".into()), password: Some(password.into()) }.validate()
+        };
+        assert_eq!(confirm("n3w-passw0rd").unwrap().password, "n3w-passw0rd");
+        for bad in ["short", "12345678901"] {
+            match confirm(bad) {
+                Err(Error::Validation(errors)) => assert!(errors.get("password").is_some(), "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let missing = PasswordResetConfirmInput { token: None, password: None }.validate();
+        assert!(
+            matches!(missing, Err(Error::Validation(e)) if e.get("token").is_some() && e.get("password").is_some())
+        );
+        assert_eq!(
+            PasswordResetInput { email: Some(" Ann@Example.ORG ".into()) }.validate().unwrap(),
+            "Ann@example.org"
+        );
+        assert!(PasswordResetInput { email: Some("nope".into()) }.validate().is_err());
     }
 
     #[test]

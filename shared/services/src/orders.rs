@@ -225,6 +225,7 @@ impl OrderService {
             lines: priced.lines,
             holds: priced.holds,
             refunded_amount: 0,
+            refund_totals: vec![],
             amount: priced.amount,
             currency: priced.currency,
             payment_intent_id: None,

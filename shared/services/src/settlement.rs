@@ -18,6 +18,7 @@ mod memory;
 use std::future::Future;
 
 use domain::Result;
+use domain::mail::MailRequest;
 use domain::order::{OrderHead, OrderStatus, StockHold};
 use domain::payment::{PaymentFact, PaymentReport, Refusal, Verdict, judge};
 use domain::timefmt;
@@ -60,20 +61,9 @@ pub trait SettlementStore: Send + Sync {
     ) -> impl Future<Output = Result<Settled>> + Send;
 }
 
-/// Where "send this order's receipt" goes: the mailer's queue.
-pub trait ReceiptSender: Send + Sync {
-    fn send(&self, order_id: &str, correlation_id: &str) -> impl Future<Output = Result<()>> + Send;
-}
-
 #[cfg(feature = "sqs")]
-pub use store::mail_queue::MailQueue;
-
-#[cfg(feature = "sqs")]
-impl ReceiptSender for store::mail_queue::MailQueue {
-    async fn send(&self, order_id: &str, correlation_id: &str) -> Result<()> {
-        store::mail_queue::MailQueue::send(self, order_id, correlation_id).await
-    }
-}
+pub use crate::email::MailQueue;
+pub use crate::email::MailSender;
 
 /// The DynamoDB side of settling: orders and both providers' ledgers.
 #[derive(Debug, Clone)]
@@ -137,6 +127,8 @@ pub struct Settlement {
     pub effect: Effect,
     /// The receipt went on the queue during this call.
     pub receipt_queued: bool,
+    /// A refund's notice went on the queue during this call.
+    pub refund_notice_queued: bool,
 }
 
 impl Settlement {
@@ -159,7 +151,7 @@ pub struct PaymentSettlement<S, R> {
 #[cfg(feature = "sqs")]
 pub type TableSettlement = PaymentSettlement<SettlementTable, store::mail_queue::MailQueue>;
 
-impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
+impl<S: SettlementStore, R: MailSender> PaymentSettlement<S, R> {
     pub fn new(store: S, receipts: R) -> Self {
         Self { store, receipts }
     }
@@ -171,7 +163,7 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
     /// Queues an order's receipt again (a replay mending a lost one); the
     /// mailer sends it once however often it is queued.
     pub async fn queue_receipt(&self, order_id: &str, correlation_id: &str) -> Result<()> {
-        self.receipts.send(order_id, correlation_id).await
+        self.receipts.send(&receipt(order_id, correlation_id)).await
     }
 
     /// Applies `report` to order `order_id`, recording `entry` with it.
@@ -217,18 +209,28 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
                 tracing::info!(order_id, to = status.as_str(), "order status changed");
                 let receipt_queued = report.fact == PaymentFact::Succeeded;
                 if receipt_queued {
-                    self.receipts.send(order_id, correlation_id).await?;
+                    self.receipts.send(&receipt(order_id, correlation_id)).await?;
                 }
-                Ok(Settlement { effect: Effect::Applied(status), receipt_queued })
+                let refund_notice_queued = self.queue_refund_notice(report, order_id, correlation_id).await?;
+                Ok(Settlement { effect: Effect::Applied(status), receipt_queued, refund_notice_queued })
             }
             Settled::Seen { order } => {
                 // The ledger holds this report: whatever it meant was done
                 // (or given back) when it was first recorded, so a replay is
                 // never judged again, which could give money back twice. It
                 // only mends a receipt a crash may have lost.
+                // So does a refund's notice (the mailer sends one per total
+                // however often it is asked).
                 let requeue_receipt = report.fact == PaymentFact::Succeeded
                     && order.as_ref().is_some_and(|order| order.receipt_needs_requeue(now));
-                self.not_applied(Effect::Repeated(Verdict::AlreadyDone { requeue_receipt }), order.as_ref()).await
+                let mut settlement = self
+                    .not_applied(Effect::Repeated(Verdict::AlreadyDone { requeue_receipt }), order.as_ref())
+                    .await?;
+                if let Some(order) = order.as_ref().filter(|order| refund_confirmed(report, order)) {
+                    settlement.refund_notice_queued =
+                        self.queue_refund_notice(report, order_id, &order.correlation_id).await?;
+                }
+                Ok(settlement)
             }
             Settled::Refused { order } => {
                 let verdict = match judge(order.as_ref(), report, now) {
@@ -247,12 +249,12 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
     async fn not_applied(&self, effect: Effect, order: Option<&OrderHead>) -> Result<Settlement> {
         let verdict = match effect {
             Effect::Refused(verdict) | Effect::Repeated(verdict) => verdict,
-            Effect::Applied(_) => return Ok(Settlement { effect, receipt_queued: false }),
+            Effect::Applied(_) => return Ok(Settlement { effect, receipt_queued: false, refund_notice_queued: false }),
         };
         let mut receipt_queued = false;
         match (verdict, order) {
             (Verdict::AlreadyDone { requeue_receipt: true }, Some(order)) => {
-                self.receipts.send(&order.id, &order.correlation_id).await?;
+                self.receipts.send(&receipt(&order.id, &order.correlation_id)).await?;
                 receipt_queued = true;
             }
             (Verdict::GiveBack(why) | Verdict::Ignore(why), Some(order)) => {
@@ -265,8 +267,37 @@ impl<S: SettlementStore, R: ReceiptSender> PaymentSettlement<S, R> {
             }
             _ => {}
         }
-        Ok(Settlement { effect, receipt_queued })
+        Ok(Settlement { effect, receipt_queued, refund_notice_queued: false })
     }
+
+    /// Asks the mailer to tell the buyer of a refund the provider confirmed
+    /// (nothing for any other report).
+    async fn queue_refund_notice(
+        &self,
+        report: &PaymentReport<'_>,
+        order_id: &str,
+        correlation_id: &str,
+    ) -> Result<bool> {
+        let PaymentFact::Refunded { total } = report.fact else { return Ok(false) };
+        let request = MailRequest::Refund {
+            order_id: order_id.to_owned(),
+            refunded_total: total,
+            correlation_id: Some(correlation_id.to_owned()),
+        };
+        self.receipts.send(&request).await?;
+        Ok(true)
+    }
+}
+
+fn receipt(order_id: &str, correlation_id: &str) -> MailRequest {
+    MailRequest::Receipt { order_id: order_id.to_owned(), correlation_id: Some(correlation_id.to_owned()) }
+}
+
+/// A repeated refund report whose total the order holds: its notice may
+/// have been lost with a crash after the write.
+fn refund_confirmed(report: &PaymentReport<'_>, order: &OrderHead) -> bool {
+    matches!(report.fact, PaymentFact::Refunded { total } if total <= order.refunded_amount)
+        && matches!(order.status, OrderStatus::Paid | OrderStatus::Refunded)
 }
 
 #[cfg(test)]
@@ -334,7 +365,14 @@ mod tests {
         let service = service([order("o1", OrderStatus::Pending)]);
         let pay = report("evt_1", "pi_1", PaymentFact::Succeeded);
         let first = service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
-        assert_eq!(first, Settlement { effect: Effect::Applied(OrderStatus::Paid), receipt_queued: true });
+        assert_eq!(
+            first,
+            Settlement {
+                effect: Effect::Applied(OrderStatus::Paid),
+                receipt_queued: true,
+                refund_notice_queued: false
+            }
+        );
         let again = service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
         assert_eq!(again.effect, Effect::Repeated(Verdict::AlreadyDone { requeue_receipt: false }));
         assert!(!again.receipt_queued, "queued a minute ago: not again yet");
@@ -429,9 +467,33 @@ mod tests {
         for (event_id, imp_uid, status, fact, expected, receipt) in steps {
             let report = report(event_id, imp_uid, fact);
             let settled = service.settle(&portone_entry(imp_uid, status), "o1", "corr", &report, None).await.unwrap();
-            assert_eq!(settled, Settlement { effect: Effect::Applied(expected), receipt_queued: receipt });
+            let refund_notice_queued = matches!(fact, PaymentFact::Refunded { .. });
+            assert_eq!(
+                settled,
+                Settlement { effect: Effect::Applied(expected), receipt_queued: receipt, refund_notice_queued }
+            );
         }
-        assert_eq!(service.receipts.sent(), ["o1"]);
+        assert_eq!(service.receipts.sent(), ["o1", "refund o1 2500"]);
+    }
+
+    #[tokio::test]
+    async fn each_confirmed_refund_total_asks_for_one_notice_and_a_replay_asks_again_for_the_same() {
+        let service = service([order("o1", OrderStatus::Pending)]);
+        let pay = report("evt_1", "pi_1", PaymentFact::Succeeded);
+        service.settle(&stripe_entry("evt_1"), "o1", "corr", &pay, None).await.unwrap();
+        let part = report("evt_2", "pi_1", PaymentFact::Refunded { total: 1000 });
+        let settled = service.settle(&stripe_entry("evt_2"), "o1", "corr", &part, None).await.unwrap();
+        assert!(settled.refund_notice_queued);
+        let replay = service.settle(&stripe_entry("evt_2"), "o1", "corr", &part, None).await.unwrap();
+        assert_eq!(replay.effect, Effect::Repeated(Verdict::AlreadyDone { requeue_receipt: false }));
+        assert!(replay.refund_notice_queued, "a lost notice is mended; the mailer sends it once");
+        let older = report("evt_3", "pi_1", PaymentFact::Refunded { total: 500 });
+        let stale = service.settle(&stripe_entry("evt_3"), "o1", "corr", &older, None).await.unwrap();
+        assert!(!stale.refund_notice_queued, "a smaller total arriving late is no new refund");
+        let rest = report("evt_4", "pi_1", PaymentFact::Refunded { total: 2500 });
+        service.settle(&stripe_entry("evt_4"), "o1", "corr", &rest, None).await.unwrap();
+        assert_eq!(service.receipts.sent(), ["o1", "refund o1 1000", "refund o1 1000", "refund o1 2500"]);
+        assert_eq!(service.store.order("o1").status, OrderStatus::Refunded);
     }
 
     #[tokio::test]

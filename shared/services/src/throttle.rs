@@ -3,10 +3,11 @@
 //! table (one atomic add per scope per request), expiring by TTL.
 //!
 //! Rates come from `THROTTLE_RATES` in DRF's notation
-//! (`anon=100/day,anon_burst=30/min,user=1000/day,user_burst=60/min,login=10/min`)
+//! (`anon=100/day,anon_burst=30/min,user=1000/day,user_burst=60/min,login=10/min,email=5/hour`)
 //! or `off`. Anonymous callers are counted by client address under every
 //! `anon*` scope, signed-in callers by user id under every `user*` scope;
-//! `login` is applied by the sign-in handler to address + username. The
+//! `login` is applied by the sign-in handler to address + username, `email`
+//! by the account email handlers to the target address and the client's. The
 //! middleware that applies them to every route is `web::throttle`'s.
 
 use std::collections::BTreeMap;
@@ -36,7 +37,8 @@ impl HitCounter for ThrottleCounters {
 }
 
 /// The production defaults of the contract.
-pub const DEFAULT_RATES: &str = "anon=100/day,anon_burst=30/min,user=1000/day,user_burst=60/min,login=10/min";
+pub const DEFAULT_RATES: &str =
+    "anon=100/day,anon_burst=30/min,user=1000/day,user_burst=60/min,login=10/min,email=5/hour";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {

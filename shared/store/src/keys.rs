@@ -11,6 +11,7 @@
 //! |-------------------|----------------------|------------|-----------------------------|-----|
 //! | user              | `USER#<user id>`     | `PROFILE`  | `EMAIL#<email, lower>` / `USER#<user id>` | no |
 //! | username claim    | `USERNAME#<lower>`   | `USERNAME` | –                           | no  |
+//! | account token     | `USER#<user id>`     | `TOKEN#<kind>` | – (one live token per user and kind; its hash) | yes |
 //! | login (refresh)   | `LOGIN#<login id>`   | `LOGIN`    | `USER#<user id>` / `LOGIN#<login id>` | yes |
 //! | post              | `POST#<post id>`     | `#POST`    | `POSTS` / `<post id>`       | no  |
 //! | comment           | `POST#<post id>`     | `COMMENT#<comment id>` | `COMMENT#<comment id>` / `COMMENT` | no |
@@ -26,6 +27,7 @@
 //! | PortOne payment   | `PORTONE_PAYMENT#<imp_uid>` | `PORTONE_PAYMENT` | – (what we made of it, latest) | no |
 //! | PortOne status    | `PORTONE_PAYMENT#<imp_uid>` | `STATUS#<status>` | – (each status takes effect once) | no |
 //! | persisted query   | `PQ#<sha256>`        | `PQ`       | –                           | yes |
+//! | sent email        | `MAIL#<once key>`    | `MAIL`     | – (each email once: claim, then sent) | yes (a welcome: no) |
 //! | throttle window   | `THROTTLE#<scope>#<caller>` | `W#<window start>` | –            | yes |
 //!
 //! Posts fill eight index key pairs, one per listing (`<title>` below is the
@@ -260,6 +262,18 @@ pub fn stripe_event_delivery(event_id: &str, delivery_id: &str) -> (String, Stri
 
 pub fn email_address(address: &str) -> (String, String) {
     (format!("EMAIL_ADDRESS#{address}"), "EMAIL_ADDRESS".into())
+}
+
+/// The live token of one kind (email verification, password reset) a
+/// user's account email carries, beside the user's profile.
+pub fn account_token(user_id: &str, kind: &str) -> (String, String) {
+    (format!("USER#{user_id}"), format!("TOKEN#{kind}"))
+}
+
+/// One email the mailer sends once, by its once key (see
+/// `domain::mail::MailRequest::once_key`).
+pub fn sent_email(once_key: &str) -> (String, String) {
+    (format!("MAIL#{once_key}"), "MAIL".into())
 }
 
 /// The `gsi1` partition of suppressed addresses.

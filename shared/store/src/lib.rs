@@ -1,8 +1,10 @@
 //! DynamoDB single-table access: the key layout ([`keys`]), one repository
 //! per aggregate, and the conversions between items and domain types.
 
+pub mod account_tokens;
 pub mod keys;
 pub mod logins;
+pub mod mail_log;
 #[cfg(feature = "sqs")]
 pub mod mail_queue;
 pub mod orders;
@@ -24,7 +26,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttribu
 
 use domain::Error;
 
+pub use account_tokens::AccountTokenRepository;
 pub use logins::{LoginRepository, RefreshCheck};
+pub use mail_log::MailLogRepository;
 pub use orders::OrderRepository;
 pub use portone_payments::PortOnePaymentRepository;
 pub use posts::PostRepository;

@@ -37,6 +37,7 @@ impl LoginRepository {
         item.insert("current_jti".into(), s(&first.jti));
         item.insert("revoked".into(), AttributeValue::Bool(false));
         item.insert("created_at".into(), n(now));
+        item.insert("started_at_ms".into(), n(domain::timefmt::unix_ms(domain::timefmt::now())));
         item.insert(keys::TTL.into(), n(first.expires_at));
         item.insert(keys::GSI1_PK.into(), s(gsi1pk));
         item.insert(keys::GSI1_SK.into(), s(gsi1sk));
@@ -53,7 +54,10 @@ impl LoginRepository {
     }
 
     /// Replaces the login's current token `presented_jti` by `next`, once.
-    pub async fn rotate(&self, presented_jti: &str, next: &IssuedRefresh, now: i64) -> Result<RefreshCheck> {
+    /// Accepted, it also says when the login started (unix milliseconds; 0
+    /// for a login from before that was kept), which the caller holds
+    /// against the account's revocations.
+    pub async fn rotate(&self, presented_jti: &str, next: &IssuedRefresh, now: i64) -> Result<(RefreshCheck, i64)> {
         let update = self
             .table
             .client
@@ -61,8 +65,17 @@ impl LoginRepository {
             .update_expression("SET current_jti = :next, #ttl = :exp, rotated_at = :now")
             .expression_attribute_values(":next", s(&next.jti))
             .expression_attribute_values(":exp", n(next.expires_at))
-            .expression_attribute_values(":now", n(now));
-        self.change_if_current(update, &next.login_id, presented_jti, now).await
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let (check, item) = self.change_if_current(update, &next.login_id, presented_jti, now).await?;
+        let started_at_ms = item.as_ref().and_then(|item| ItemReader(item).int("started_at_ms").ok()).unwrap_or(0);
+        Ok((check, started_at_ms))
+    }
+
+    /// Revokes a login the account's revocation covers (found out when it
+    /// was next used).
+    pub async fn revoke_with_account(&self, login_id: &str, now: i64) -> Result<()> {
+        self.revoke(login_id, "account", now).await
     }
 
     /// Ends the login whose current token is `presented_jti` (logout).
@@ -75,19 +88,19 @@ impl LoginRepository {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":reason", s("logout"))
             .expression_attribute_values(":now", n(now));
-        self.change_if_current(update, login_id, presented_jti, now).await
+        Ok(self.change_if_current(update, login_id, presented_jti, now).await?.0)
     }
 
     /// Applies `update` only while `presented_jti` is the login's current,
-    /// unrevoked, unexpired token; otherwise tells why, revoking the login
-    /// when a used token came back.
+    /// unrevoked, unexpired token (with the item as the update returns it);
+    /// otherwise tells why, revoking the login when a used token came back.
     async fn change_if_current(
         &self,
         update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
         login_id: &str,
         presented_jti: &str,
         now: i64,
-    ) -> Result<RefreshCheck> {
+    ) -> Result<(RefreshCheck, Option<Item>)> {
         let result = update
             .table_name(&self.table.name)
             .set_key(Some(key_of(keys::login(login_id))))
@@ -100,7 +113,7 @@ impl LoginRepository {
             .send()
             .await;
         let old = match result {
-            Ok(_) => return Ok(RefreshCheck::Accepted),
+            Ok(output) => return Ok((RefreshCheck::Accepted, output.attributes)),
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
                     Some(item) => Some(item.clone()),
@@ -111,17 +124,17 @@ impl LoginRepository {
                 _ => return Err(sdk_error("UpdateItem", e)),
             },
         };
-        let Some(old) = old else { return Ok(RefreshCheck::NotValid) };
+        let Some(old) = old else { return Ok((RefreshCheck::NotValid, None)) };
         let read = ItemReader(&old);
         let expired = read.int(keys::TTL).map(|exp| exp <= now).unwrap_or(true);
         if read.bool("revoked") || expired {
-            return Ok(RefreshCheck::NotValid);
+            return Ok((RefreshCheck::NotValid, None));
         }
-        self.revoke_for_reuse(login_id, now).await?;
-        Ok(RefreshCheck::Reused)
+        self.revoke(login_id, "reuse", now).await?;
+        Ok((RefreshCheck::Reused, None))
     }
 
-    async fn revoke_for_reuse(&self, login_id: &str, now: i64) -> Result<()> {
+    async fn revoke(&self, login_id: &str, reason: &str, now: i64) -> Result<()> {
         self.table
             .client
             .update_item()
@@ -130,7 +143,7 @@ impl LoginRepository {
             .update_expression("SET revoked = :true, revoked_reason = :reason, revoked_at = :now")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":reason", s("reuse"))
+            .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":now", n(now))
             .send()
             .await

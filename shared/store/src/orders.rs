@@ -423,11 +423,14 @@ impl OrderRepository {
             StatusChange::Refunded { event_id, total, whole } => update
                 .update_expression(if whole {
                     "SET #status = :to, updated_at = :now, refunded_amount = :total, refunded_at = :now, \
-                     refund_event_id = :event"
+                     refund_event_id = :event, refund_totals = list_append(if_not_exists(refund_totals, :none), :totals)"
                 } else {
-                    "SET #status = :to, updated_at = :now, refunded_amount = :total, refund_event_id = :event"
+                    "SET #status = :to, updated_at = :now, refunded_amount = :total, refund_event_id = :event, \
+                     refund_totals = list_append(if_not_exists(refund_totals, :none), :totals)"
                 })
                 .expression_attribute_values(":total", n(total))
+                .expression_attribute_values(":none", AttributeValue::L(vec![]))
+                .expression_attribute_values(":totals", AttributeValue::L(vec![n(total)]))
                 .expression_attribute_values(":event", s(event_id)),
             StatusChange::Canceled { event_id } => update
                 .update_expression(
@@ -605,6 +608,16 @@ fn head_from(item: &Item) -> Result<OrderHead> {
     })
 }
 
+/// The running totals confirmed refunds brought, as landed.
+fn refund_totals_of(item: &Item) -> Vec<i64> {
+    match item.get("refund_totals") {
+        Some(AttributeValue::L(totals)) => {
+            totals.iter().filter_map(|total| total.as_n().ok().and_then(|n| n.parse().ok())).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The whole order from its item.
 fn order_of_item(item: &Item) -> Result<Order> {
     let lines = lines_of_head(item)?.ok_or_else(|| Error::internal("an order item without its lines"))?;
@@ -623,6 +636,7 @@ fn order_from(item: &Item, lines: Vec<OrderLine>) -> Result<Order> {
         lines,
         holds: head.holds,
         refunded_amount: head.refunded_amount,
+        refund_totals: refund_totals_of(item),
         amount: head.amount,
         currency: head.currency,
         payment_intent_id: head.payment_intent_id,

@@ -3,7 +3,7 @@
 //! once) and the identities `(provider, subject)` that point at users.
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::{Item, ItemReader, Table, item_with_key, key_of, keys, n, s, sdk_error};
 use domain::user::PendingSignIn;
@@ -112,6 +112,35 @@ impl SocialRepository {
             self.identity_write(provider, subject, user_id)?,
             TransactWriteItem::builder().condition_check(user_exists).build(),
         ];
+        self.table.transact(writes).await
+    }
+
+    /// Links an identity whose provider vouches for the email to a user who
+    /// never proved it, taking the account over from whoever registered it
+    /// (no pre-hijacking): in the one transaction, the user's password is
+    /// removed, every login started before `now_ms` revoked, and the email
+    /// marked verified. `Ok(false)`: the identity was linked meanwhile, or
+    /// the user is gone or verified meanwhile; nothing was written.
+    pub async fn link_taking_over(&self, provider: &str, subject: &str, user_id: &str, now_ms: i64) -> Result<bool> {
+        let take_over = Update::builder()
+            .table_name(&self.table.name)
+            .set_key(Some(key_of(keys::user(user_id))))
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(email_verified) OR email_verified = :false)",
+            )
+            .update_expression(
+                "SET email_verified = :true, email_verified_at = :at, logins_revoked_at_ms = :ms, taken_over_by = :by \
+                 REMOVE password_hash",
+            )
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":at", s(domain::timefmt::rfc3339(domain::timefmt::now())))
+            .expression_attribute_values(":ms", n(now_ms))
+            .expression_attribute_values(":by", s(provider))
+            .build()
+            .map_err(Error::internal)?;
+        let writes =
+            [self.identity_write(provider, subject, user_id)?, TransactWriteItem::builder().update(take_over).build()];
         self.table.transact(writes).await
     }
 }

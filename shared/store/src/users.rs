@@ -13,6 +13,9 @@ use domain::{Error, FieldErrors, Result};
 pub struct StoredUser {
     pub user: User,
     pub password_hash: Option<String>,
+    /// Logins started before this (unix milliseconds) were revoked with the
+    /// account's (a password reset, a takeover by a verified sign-in).
+    pub logins_revoked_at_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +52,7 @@ impl UserRepository {
         profile.insert("username_key".into(), s(&username_key));
         profile.insert("email".into(), s(&user.email));
         profile.insert("date_joined".into(), s(domain::timefmt::rfc3339(user.date_joined)));
+        profile.insert("email_verified".into(), aws_sdk_dynamodb::types::AttributeValue::Bool(user.email_verified));
         profile.insert(keys::GSI1_PK.into(), s(gsi1pk));
         profile.insert(keys::GSI1_SK.into(), s(gsi1sk));
         if let Some(hash) = password_hash {
@@ -139,11 +143,12 @@ impl UserRepository {
         Ok(Some(User { is_staff, ..stored.user }))
     }
 
-    async fn get_stored(&self, user_id: &str) -> Result<Option<StoredUser>> {
+    pub async fn get_stored(&self, user_id: &str) -> Result<Option<StoredUser>> {
         let Some(item) = self.table.get(keys::user(user_id)).await? else { return Ok(None) };
         Ok(Some(StoredUser {
             user: user_from(&item)?,
             password_hash: ItemReader(&item).optional_string("password_hash"),
+            logins_revoked_at_ms: ItemReader(&item).int("logins_revoked_at_ms").unwrap_or(0),
         }))
     }
 
@@ -151,7 +156,10 @@ impl UserRepository {
     /// [`Table::batch_get`] allows. Password hashes are not read.
     pub async fn get_many(&self, user_ids: &[String]) -> Result<HashMap<String, User>> {
         let keys = user_ids.iter().map(|id| keys::user(id));
-        let items = self.table.batch_get(keys, false, Some("id, username, email, is_staff, date_joined")).await?;
+        let items = self
+            .table
+            .batch_get(keys, false, Some("id, username, email, email_verified, is_staff, date_joined"))
+            .await?;
         items.iter().map(|item| user_from(item).map(|user| (user.id.clone(), user))).collect()
     }
 }
@@ -162,6 +170,7 @@ fn user_from(item: &super::Item) -> Result<User> {
         id: read.string("id")?,
         username: read.string("username")?,
         email: read.string("email")?,
+        email_verified: read.bool("email_verified"),
         is_staff: read.bool("is_staff"),
         date_joined: read.time("date_joined")?,
     })

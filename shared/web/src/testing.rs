@@ -50,6 +50,13 @@ pub fn unreachable_table() -> Table {
     Table::new(platform::aws::dynamodb_client(&platform::aws::offline_config()), "unreachable")
 }
 
+/// A mail queue every send to fails at once (a 503).
+#[cfg(feature = "sqs")]
+pub fn unreachable_mail_queue() -> services::email::MailQueue {
+    let sqs = platform::aws::sqs_client(&platform::aws::offline_config());
+    services::email::MailQueue { client: sqs, url: "http://127.0.0.1:9/queue/mail".into() }
+}
+
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,

@@ -82,7 +82,20 @@ impl AccountService {
                     "An account with this email exists; sign in to it first, or use a provider that verifies the email.",
                 ));
             }
-            if social.link(provider, &identity.subject, &existing.id).await? {
+            if !existing.email_verified {
+                // Whoever registered this account never proved the address;
+                // the provider just did. The registration's password and
+                // logins go before the link (no pre-hijacking).
+                let now_ms = timefmt::unix_ms(timefmt::now());
+                if social.link_taking_over(provider, &identity.subject, &existing.id, now_ms).await? {
+                    tracing::warn!(
+                        provider,
+                        user_id = %existing.id,
+                        "identity linked by verified email to an unverified account: its password removed and its logins revoked"
+                    );
+                    return Ok((User { email_verified: true, ..existing }, false));
+                }
+            } else if social.link(provider, &identity.subject, &existing.id).await? {
                 tracing::info!(provider, user_id = %existing.id, "identity linked by verified email");
                 return Ok((existing, false));
             }
@@ -99,6 +112,7 @@ impl AccountService {
                 id: domain::ids::new_id(),
                 username,
                 email: email.clone(),
+                email_verified: identity.email_verified,
                 is_staff: false,
                 date_joined: timefmt::now(),
             };

@@ -5,8 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use super::{LedgerEntry, ReceiptSender, SettlementStore};
+use super::{LedgerEntry, MailSender, SettlementStore};
 use domain::Result;
+use domain::mail::MailRequest;
 use domain::order::{OrderHead, ReceiptStatus, StockHold};
 use domain::payment::{PaymentFact, PaymentReport};
 use domain::timefmt;
@@ -101,9 +102,13 @@ impl RecordedReceipts {
     }
 }
 
-impl ReceiptSender for RecordedReceipts {
-    async fn send(&self, order_id: &str, _correlation_id: &str) -> Result<()> {
-        self.0.lock().unwrap().push(order_id.to_owned());
+impl MailSender for RecordedReceipts {
+    async fn send(&self, request: &MailRequest) -> Result<()> {
+        let entry = match request {
+            MailRequest::Refund { order_id, refunded_total, .. } => format!("refund {order_id} {refunded_total}"),
+            other => other.order_id().unwrap_or_default().to_owned(),
+        };
+        self.0.lock().unwrap().push(entry);
         Ok(())
     }
 }
