@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv dynamodb-local java build run test unit lint fmt deploy-check requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo bench wrk bounce suppressions unsuppress staff
+.PHONY: help venv dynamodb-local java build run test unit lint fmt deploy-check requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo demo-account bench wrk bounce suppressions unsuppress staff
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -22,8 +22,9 @@ help:
 	@echo "make deploy-check  sam validate --lint and sam build (arm64, as deployed), then every function's bootstrap"
 	@echo "make seed    write the catalog (infra/seed/products.json) into the running stack; idempotent"
 	@echo "make demo    one purchase against 'make run', every step printed (PROVIDER=portone: in won, through PortOne)"
+	@echo "make demo-account  register, verify by the emailed link, reset the password by the emailed link, against 'make run'"
 	@echo "make replay EVENT=evt_...  run a recorded Stripe event again; safe to repeat"
-	@echo "make redrive move the receipt dead-letter queue back to the queue; safe to repeat"
+	@echo "make redrive move the mail dead-letter queue back to the queue; safe to repeat"
 	@echo "make bounce EMAIL=... [KIND=bounce|transient|complaint]  publish an SES event to the local topic"
 	@echo "make suppressions  list the suppression list; make unsuppress EMAIL=...  take one address off"
 	@echo "make staff USERNAME=...  make a user staff (STAFF=off takes it away)"
@@ -114,6 +115,9 @@ redrive: build
 
 demo: build
 	infra/stack.sh tool commerce-demo $(if $(filter portone,$(PROVIDER)),--portone) $(EMAIL)
+
+demo-account: build
+	infra/stack.sh tool account-demo
 
 # Email events against `make run` (moto publishes no SES events itself).
 KIND ?= bounce

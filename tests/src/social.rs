@@ -169,7 +169,7 @@ pub fn signed_in(reply: &Reply) -> SignedIn {
     let body = &reply.body;
     assert_eq!(keys(body), ["access", "created", "refresh", "user"], "{body}");
     let user = body["user"].clone();
-    assert_eq!(keys(&user), ["date_joined", "email", "id", "is_staff", "username"], "{user}");
+    assert_eq!(keys(&user), ["date_joined", "email", "email_verified", "id", "is_staff", "username"], "{user}");
     for field in ["id", "username", "email"] {
         assert!(user[field].as_str().is_some_and(|value| !value.is_empty()), "{field}: {user}");
     }

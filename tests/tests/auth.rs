@@ -28,8 +28,9 @@ async fn register_creates_a_user_and_stores_only_a_slow_hash() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["date_joined", "email", "id", "is_staff", "username"]);
+    assert_eq!(keys, ["date_joined", "email", "email_verified", "id", "is_staff", "username"]);
     assert_eq!(body["is_staff"], false, "registering never makes staff");
+    assert_eq!(body["email_verified"], false, "the address is proved by its link, later");
     assert_eq!(body["username"], username);
     assert_eq!(body["email"], format!("{username}@example.com"));
     assert!(

@@ -186,12 +186,14 @@ async fn a_second_payment_for_a_paid_order_is_given_back_at_stripe() {
 }
 
 /// `make demo` (and `PROVIDER=portone`) runs its whole walk against the
-/// stack: a purchase, its receipt, and a staff refund of half of it.
+/// stack: a purchase, its receipt, a staff refund of half of it and the
+/// buyer's refund notice.
 #[tokio::test]
 async fn the_demo_buys_and_refunds_half_with_each_provider() {
     for args in [&[][..], &["--portone"][..]] {
         let said = run_tool("commerce-demo", args).await;
         assert!(said.contains("7. A staff member refunds"), "{said}");
-        assert!(said.contains("half of it refunded"), "{said}");
+        assert!(said.contains("8. The refund notice") && said.contains("subject: \"Your refund for order"), "{said}");
+        assert!(said.contains("half of it refunded and the buyer told"), "{said}");
     }
 }

@@ -167,4 +167,37 @@ async fn staff_refund_a_paid_order_in_parts_and_stripe_s_totals_move_it() {
     assert_eq!((&done["status"], &done["refunded_amount"]), (&json!("refunded"), &json!(amount)));
     let again = call(&api, Method::POST, &path, Some(&staff.access), None, Some(&json!({}))).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "nothing left to refund");
+
+    // One notice per confirmed refund, each with what it gave back and the
+    // total so far; Stripe delivering the last event again sends none.
+    assert_eq!(deliver(&api, &confirmed).await.status, StatusCode::OK);
+    let subject = format!("Your refund for order {}", order.id);
+    let notices = eventually(std::time::Duration::from_secs(30), "two refund notices", || {
+        let (email, subject) = (order.email.clone(), subject.clone());
+        async move {
+            let notices: Vec<_> = emails_to(&email).await.into_iter().filter(|m| m["subject"] == subject).collect();
+            (notices.len() >= 2).then_some(notices)
+        }
+    })
+    .await;
+    let money = |minor: i64| format!("{}.{:02} USD", minor / 100, minor % 100);
+    let bodies: Vec<&str> = notices.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    // (moto keeps the HTML part.)
+    let first = bodies.iter().find(|b| !b.contains(&format!("Refunded so far: {}", money(amount))));
+    let last = bodies.iter().find(|b| b.contains(&format!("Refunded so far: {} of {}", money(amount), money(amount))));
+    assert!(first.is_some_and(|b| b.contains(&money(500))), "{bodies:?}");
+    assert!(last.is_some_and(|b| b.contains(&money(amount - 500))), "{bodies:?}");
+    eventually(std::time::Duration::from_secs(30), "the replayed notice's request finished", || {
+        let id = order.id.clone();
+        async move {
+            let lines: Vec<_> = events_completed("mailer", &id)
+                .into_iter()
+                .filter(|l| l["kind"] == "refund" && l["status"] == "already_sent")
+                .collect();
+            (!lines.is_empty()).then_some(())
+        }
+    })
+    .await;
+    let notices = emails_to(&order.email).await.into_iter().filter(|m| m["subject"] == subject).count();
+    assert_eq!(notices, 2, "one notice per confirmed refund");
 }

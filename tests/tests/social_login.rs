@@ -266,8 +266,12 @@ async fn a_verified_email_of_a_registered_user_links_the_sign_in_to_them() {
     assert!(identity_item("google", &sub).await.is_some(), "IDENTITY#google#{sub} is stored");
     assert_eq!(users_with_email(&email).await, [signed.user_id()], "no second user with the address");
 
-    // Their password still works, and the next Google sign-in is theirs too.
-    api.sign_in(&username, &password).await;
+    // Registered and never verified, the account is the Google user's now:
+    // the registration's password is gone (no pre-hijacking), the address
+    // verified, and the next Google sign-in is theirs too.
+    assert_eq!(signed.user["email_verified"], true);
+    let refused = api.post_json("/api/v1/auth/token", &json!({"username": username, "password": password})).await;
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
     let again = signed_in(&google.sign_in(&api, &sub, &claims).await);
     assert!(!again.created);
     assert_eq!(again.user["id"], user["id"]);

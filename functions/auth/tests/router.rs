@@ -67,3 +67,50 @@ async fn the_login_scope_refuses_the_eleventh_attempt_in_a_minute() {
     let other = call(&app, Method::POST, "/api/v1/auth/token", None, Some(other)).await;
     assert_eq!(other.status, StatusCode::SERVICE_UNAVAILABLE, "another username has its own count");
 }
+
+#[tokio::test]
+async fn the_email_scope_counts_each_target_address_and_each_client() {
+    const RESET: &str = "/api/v1/auth/password/reset";
+    // One address asked for again and again: its own count stops it.
+    let one_address = app("email=5/hour");
+    let ann = json!({"email": "ann@example.org"});
+    for _ in 0..5 {
+        let answer = call(&one_address, Method::POST, RESET, None, Some(ann.clone())).await;
+        // Counted, then the (unreachable) queue is asked.
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", answer.body);
+    }
+    let sixth = call(&one_address, Method::POST, RESET, None, Some(ann)).await;
+    assert_eq!((sixth.status, &sixth.body["code"]), (StatusCode::TOO_MANY_REQUESTS, &json!("throttled")));
+    assert!(sixth.headers.contains_key("retry-after"));
+
+    // A new address each time: the client's count stops it.
+    let fresh = app("email=5/hour");
+    for n in 0..5 {
+        let answer = call(&fresh, Method::POST, RESET, None, Some(json!({"email": format!("a{n}@example.org")}))).await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", answer.body);
+    }
+    let sixth = call(&fresh, Method::POST, RESET, None, Some(json!({"email": "a5@example.org"}))).await;
+    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn account_tokens_and_passwords_are_checked_before_the_store_is_asked() {
+    let app = app("off");
+    for token in ["", "made-up", "01ABC.short"] {
+        let answer = call(&app, Method::POST, "/api/v1/auth/email/verify", None, Some(json!({"token": token}))).await;
+        let expected = if token.is_empty() { "validation_error" } else { "bad_request" };
+        assert_eq!((answer.status, &answer.body["code"]), (StatusCode::BAD_REQUEST, &json!(expected)), "{token:?}");
+    }
+    let confirm = json!({"token": "made-up", "password": "12345678"});
+    let answer = call(&app, Method::POST, "/api/v1/auth/password/reset/confirm", None, Some(confirm)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["code"], "validation_error", "the password's rules first: {:?}", answer.body);
+    assert!(answer.body["errors"]["password"].is_array());
+    let confirm = json!({"token": "made-up", "password": "a-good-password"});
+    let answer = call(&app, Method::POST, "/api/v1/auth/password/reset/confirm", None, Some(confirm)).await;
+    assert_eq!((answer.status, &answer.body["code"]), (StatusCode::BAD_REQUEST, &json!("bad_request")));
+    let anonymous = call(&app, Method::POST, "/api/v1/auth/email/verify/resend", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let bad_email = call(&app, Method::POST, "/api/v1/auth/password/reset", None, Some(json!({"email": "nope"}))).await;
+    assert_eq!((bad_email.status, &bad_email.body["code"]), (StatusCode::BAD_REQUEST, &json!("validation_error")));
+}

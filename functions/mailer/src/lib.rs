@@ -128,6 +128,7 @@ impl Mailer {
                 order_id = tracing::field::Empty,
                 receive_count = tracing::field::Empty,
                 kind = tracing::field::Empty,
+                user_id = tracing::field::Empty,
             )
         };
         let failed = web::handle_each_message!(messages, span_for, |message| self.handle_message(message));
@@ -144,6 +145,9 @@ impl Mailer {
         span.record("kind", request.kind());
         if let Some(order_id) = request.order_id() {
             span.record("order_id", order_id);
+        }
+        if let MailRequest::EmailVerification { user_id, .. } | MailRequest::Welcome { user_id } = &request {
+            span.record("user_id", user_id.as_str());
         }
         span.record("correlation_id", request.correlation_id().unwrap_or_default());
         let ids_plausible = match &request {
@@ -233,6 +237,9 @@ impl Mailer {
                 return Err(error.into());
             }
         };
+        if let Letter::PasswordReset { user, .. } = &letter {
+            tracing::Span::current().record("user_id", user.id.as_str());
+        }
         let to = letter.to().to_owned();
         let sent = match render::letter(&letter, &self.links) {
             Ok(rendered) => self.send(&to, rendered).await,

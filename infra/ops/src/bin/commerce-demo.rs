@@ -9,8 +9,8 @@
 //! argument is the buyer's address (say, one `make bounce` suppressed).
 //!
 //! Last, a staff member (made here as `make staff` makes one) refunds half
-//! of the order, and the order's `refunded_amount` follows when the
-//! provider confirms.
+//! of the order, the order's `refunded_amount` follows when the provider
+//! confirms, and the buyer gets one refund notice.
 
 use std::time::{Duration, Instant};
 
@@ -150,7 +150,7 @@ async fn run() -> Result<(), OpsError> {
     println!("   SES (moto): to {} from {}", message["destinations"]["ToAddresses"][0], message["source"]);
     println!("   subject: {}", message["subject"]);
     refund_half(d, &order, &order_id, &token, &payment_id, portone).await?;
-    println!("Done: one purchase, paid once, one receipt, half of it refunded.");
+    println!("Done: one purchase, paid once, one receipt, half of it refunded and the buyer told.");
     Ok(())
 }
 
@@ -245,7 +245,24 @@ async fn refund_half(
         "   order {order_id} is {}; refunded_amount {} of {}",
         refunded["status"], refunded["refunded_amount"], amount
     );
-    Ok(())
+    println!("8. The refund notice, queued and sent by the mailer through SES");
+    let to = order["email"].as_str().unwrap_or_default();
+    let subject = format!("Your refund for order {order_id}");
+    let started = Instant::now();
+    loop {
+        let mailbox = d.json(d.http.get(format!("{}/moto-api/data.json", d.moto)), "moto's data").await?;
+        let notice = mailbox["ses"]["Message"].as_array().and_then(|all| {
+            all.iter().find(|m| m["destinations"]["ToAddresses"][0] == to && m["subject"] == subject.as_str()).cloned()
+        });
+        if let Some(notice) = notice {
+            println!("   SES (moto): to {to}, subject: {}", notice["subject"]);
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(demo("no refund notice after 30 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Steps 3–5 with Stripe: the PaymentIntent, the test card at localstripe,
