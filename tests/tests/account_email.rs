@@ -698,3 +698,23 @@ async fn suppress(address: &str) {
 fn is_suppressed(item: &Item) -> bool {
     item.get("suppressed").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
 }
+
+// ---------------------------------------------------------------------------
+// The walk-through
+
+/// `make demo-account` runs its whole walk against the stack: registered,
+/// the emailed link used, welcomed, the password reset by the emailed link.
+#[tokio::test]
+async fn the_account_demo_registers_verifies_and_resets() {
+    let said = e2e_tests::commerce::run_tool("account-demo", &[]).await;
+    for step in [
+        "2. The verification email",
+        "the same link again: HTTP 400",
+        "4. The welcome email",
+        "6. The new password set",
+    ] {
+        assert!(said.contains(step), "{step}: {said}");
+    }
+    assert!(said.contains("old password: HTTP 401 Unauthorized; new password: HTTP 200 OK"), "{said}");
+    assert!(said.contains("Done: registered, verified, welcomed, reset."), "{said}");
+}
