@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = StoreSettings::from_env()?;
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    let throttle = Throttle::from_env(table.clone())?;
+    let throttle = Throttle::from_env(&sdk, &table.name)?;
     let mail = MailQueue { client: aws::sqs_client(&sdk), url: required("MAIL_QUEUE_URL")? };
     lambda_http::run(router(AuthState::new(table, TokenService::new(tokens), throttle, mail))).await
 }

@@ -14,6 +14,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let stripe = StripeClient::new(&required("STRIPE_API_BASE")?, required("STRIPE_SECRET_KEY")?)?;
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    let throttle = Throttle::from_env(table.clone())?;
+    let throttle = Throttle::from_env(&sdk, &table.name)?;
     lambda_http::run(router(IntentState::new(table, stripe, TokenService::new(tokens), throttle))).await
 }

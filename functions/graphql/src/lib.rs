@@ -198,7 +198,8 @@ async fn run(
     // Throttled by REST's scopes; a token that is not valid counts as
     // anonymous here, and is refused just after.
     let caller = principal_from_headers(headers, &state.tokens);
-    if let Err(error) = state.throttle.hit_caller(caller.as_ref().ok().and_then(Option::as_ref), address).await {
+    let counted = state.throttle.count_caller(caller.as_ref().ok().and_then(Option::as_ref), address);
+    if let Err(error) = counted.verdict {
         return Answer::from_error(&error);
     }
     let viewer = match caller {
@@ -233,6 +234,16 @@ async fn run(
         return Answer::refused(media, &refusal);
     }
 
+    // The count's due write: beside a query (a read answers after its own
+    // round trips only), before a mutation (over a limit, nothing changes).
+    let beside = match counted.flush {
+        Some(flush) if operation.ty == OperationType::Query => Some(flush),
+        Some(flush) => match flush.run().await {
+            Ok(()) => None,
+            Err(error) => return Answer::from_error(&error),
+        },
+        None => None,
+    };
     let mut execution = async_graphql::Request::new(resolved.document.to_string())
         .variables(async_graphql::Variables::from_json(serde_json::Value::Object(request.variables)))
         .data(schema::Viewer(viewer))
@@ -241,7 +252,18 @@ async fn run(
         execution = execution.operation_name(name);
     }
     execution.set_parsed_query(document);
-    let response = state.schema.execute(execution).await;
+    let response = match beside {
+        Some(flush) => match tokio::join!(flush.run(), state.schema.execute(execution)) {
+            (Err(error @ domain::Error::Throttled { .. }), _) => return Answer::from_error(&error),
+            (flushed, response) => {
+                if let Err(error) = flushed {
+                    tracing::warn!(error = %error, "throttle count not written");
+                }
+                response
+            }
+        },
+        None => state.schema.execute(execution).await,
+    };
     let answer = Answer::from_execution(media, response);
     if let (Some(hash), true) = (resolved.register, answer.executed) {
         // A failed registration costs the client a resend, not this answer.

@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let cursors = CursorCodec::derive_from(&tokens.signing_key);
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    let throttle = Throttle::from_env(table.clone())?;
+    let throttle = Throttle::from_env(&sdk, &table.name)?;
     let state = GraphqlState::new(table, TokenService::new(tokens), cursors, throttle, options)?;
     lambda_http::run(router(state)).await
 }

@@ -24,7 +24,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     )?;
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    let throttle = Throttle::from_env(table.clone())?;
+    let throttle = Throttle::from_env(&sdk, &table.name)?;
     let mut state = OrdersState::new(table, Arc::new(stripe.clone()), TokenService::new(tokens), cursors, throttle);
     state.orders = state.orders.with_hold(order_hold()?).with_refunds(Arc::new(stripe), Arc::new(portone));
     lambda_http::run(router(state)).await

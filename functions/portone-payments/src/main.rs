@@ -31,7 +31,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
     let receipts = MailQueue { client: aws::sqs_client(&sdk), url: required("MAIL_QUEUE_URL")? };
-    let throttle = Throttle::from_env(table.clone())?;
+    let throttle = Throttle::from_env(&sdk, &table.name)?;
     let state = PortOneState {
         confirmer: Confirmer::new(table, portone, receipts),
         tokens: Arc::new(TokenService::new(tokens)),

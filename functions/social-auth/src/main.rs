@@ -24,7 +24,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         required("SOCIAL_REDIRECT_URIS")?.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
     let sdk = aws::load_sdk_config().await;
     let table = Table::new(aws::dynamodb_client(&sdk), store.table_name);
-    let throttle = Throttle::from_env(table.clone())?;
+    let throttle = Throttle::from_env(&sdk, &table.name)?;
     let state = SocialState::new(table, providers, redirect_uris, TokenService::new(tokens), throttle);
     lambda_http::run(router(state)).await
 }

@@ -16,10 +16,11 @@
 
 use std::time::Duration;
 
+use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
 use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
 
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -91,6 +92,14 @@ pub fn offline_config() -> SdkConfig {
 
 pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     let conf = aws_sdk_dynamodb::config::Builder::from(config).interceptor(CountAwsCalls::new("dynamodb")).build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// A DynamoDB client whose calls count as rate limiting, apart from the
+/// request's own (the throttle's counters).
+pub fn throttle_dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let conf =
+        aws_sdk_dynamodb::config::Builder::from(config).interceptor(CountAwsCalls::for_throttle("dynamodb")).build();
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 

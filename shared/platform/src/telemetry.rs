@@ -188,7 +188,6 @@ pub fn record_correlation_id(correlation_id: &str) {
 pub struct AwsCalls {
     pub operation: BTreeMap<&'static str, u32>,
     pub throttle: BTreeMap<&'static str, u32>,
-    counting_throttle: bool,
 }
 
 impl AwsCalls {
@@ -241,18 +240,21 @@ pub fn aws_calls_so_far() -> AwsCalls {
     with_counter(|calls| calls.clone()).unwrap_or_default()
 }
 
-/// Runs `work` with its AWS calls counted as rate-limit calls.
-pub async fn as_throttle_calls<F: Future>(work: F) -> F::Output {
-    let set = |on: bool| with_counter(|calls| calls.counting_throttle = on);
-    set(true);
-    let output = work.await;
-    set(false);
-    output
+/// Why a call is made: the request's own work, or only to enforce rate
+/// limits (counted apart, as `throttle_calls`). A client is made for one
+/// purpose, so a throttle count running beside a handler never mixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPurpose {
+    Operation,
+    Throttle,
 }
 
-fn record_call(service: &'static str) {
+fn record_call(service: &'static str, purpose: CallPurpose) {
     with_counter(|calls| {
-        let map = if calls.counting_throttle { &mut calls.throttle } else { &mut calls.operation };
+        let map = match purpose {
+            CallPurpose::Operation => &mut calls.operation,
+            CallPurpose::Throttle => &mut calls.throttle,
+        };
         *map.entry(service).or_insert(0) += 1;
     });
 }
@@ -262,11 +264,17 @@ fn record_call(service: &'static str) {
 #[derive(Debug, Clone, Copy)]
 pub struct CountAwsCalls {
     service: &'static str,
+    purpose: CallPurpose,
 }
 
 impl CountAwsCalls {
     pub fn new(service: &'static str) -> Self {
-        Self { service }
+        Self { service, purpose: CallPurpose::Operation }
+    }
+
+    /// For the client that only counts rate limits.
+    pub fn for_throttle(service: &'static str) -> Self {
+        Self { service, purpose: CallPurpose::Throttle }
     }
 }
 
@@ -280,7 +288,7 @@ impl Intercept for CountAwsCalls {
         _context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        record_call(self.service);
+        record_call(self.service, self.purpose);
         Ok(())
     }
 }
@@ -292,10 +300,10 @@ mod tests {
     #[tokio::test]
     async fn calls_are_counted_per_service_and_kept_apart_for_throttling() {
         let ((), calls) = count_aws_calls(async {
-            record_call("dynamodb");
-            record_call("dynamodb");
-            as_throttle_calls(async { record_call("dynamodb") }).await;
-            record_call("sqs");
+            record_call("dynamodb", CallPurpose::Operation);
+            record_call("dynamodb", CallPurpose::Operation);
+            record_call("dynamodb", CallPurpose::Throttle);
+            record_call("sqs", CallPurpose::Operation);
         })
         .await;
         assert_eq!(calls.operation_json(), r#"{"dynamodb":2,"sqs":1}"#);
@@ -315,7 +323,7 @@ mod tests {
 
     #[tokio::test]
     async fn calls_outside_a_scope_are_ignored() {
-        record_call("dynamodb");
+        record_call("dynamodb", CallPurpose::Operation);
         let ((), calls) = count_aws_calls(async {}).await;
         assert_eq!(calls.operation_json(), "{}");
     }

@@ -1,14 +1,20 @@
 //! The throttle middleware: every route of a function counts its caller
 //! under the `anon*` or `user*` scopes ([`services::throttle`] holds the
-//! rates and the counting), and the caller's address as API Gateway
-//! reports it.
+//! rates and the counting, batched per instance), and the caller's address
+//! as API Gateway reports it.
+//!
+//! A hit is judged at once on the instance's tally. When the count owes the
+//! table a write, a read (`GET`, `HEAD`) makes it beside its handler, so it
+//! answers after its own round trips only, and the write's 429 replaces the
+//! handler's answer; any other method makes it first, so a caller over a
+//! limit never changes anything.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::RequestExt;
@@ -16,7 +22,7 @@ use lambda_http::request::RequestContext;
 
 use services::tokens::TokenService;
 
-pub use services::throttle::{DEFAULT_RATES, Rate, Throttle, parse_rates, window};
+pub use services::throttle::{Counted, DEFAULT_RATES, Flush, Rate, Throttle, parse_rates, window};
 
 /// The caller's address as API Gateway reports it.
 pub fn client_address(req: &Request) -> String {
@@ -62,8 +68,39 @@ async fn throttle_request(State(state): State<ThrottleState>, req: Request, next
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .and_then(|(_, token)| state.tokens.authenticate(token.trim()).ok());
-    match state.throttle.hit_caller(user.as_ref(), &client_address(&req)).await {
-        Ok(()) => next.run(req).await,
-        Err(error) => error.into_response(),
+    let counted = state.throttle.count_caller(user.as_ref(), &client_address(&req));
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+    answer_counted(counted, is_read, next.run(req)).await
+}
+
+/// The answer to a counted request: its 429 when the count is over a limit,
+/// else `handle`'s, with the due write beside it (a read) or before it.
+pub async fn answer_counted(
+    counted: Counted,
+    is_read: bool,
+    handle: impl std::future::Future<Output = Response>,
+) -> Response {
+    if let Err(error) = counted.verdict {
+        return error.into_response();
+    }
+    match counted.flush {
+        None => handle.await,
+        Some(flush) if is_read => {
+            let (flushed, answer) = tokio::join!(flush.run(), handle);
+            match flushed {
+                Err(error @ domain::Error::Throttled { .. }) => error.into_response(),
+                // The counters unreachable: the read's own answer stands
+                // (it met the same table, and says so itself if it is down).
+                Err(error) => {
+                    tracing::warn!(error = %error, "throttle count not written");
+                    answer
+                }
+                Ok(()) => answer,
+            }
+        }
+        Some(flush) => match flush.run().await {
+            Ok(()) => handle.await,
+            Err(error) => error.into_response(),
+        },
     }
 }
