@@ -227,9 +227,7 @@ async fn a_link_of_one_kind_is_refused_by_the_other_and_stays_good() {
     let reply = post(&api, VERIFY, &json!({"token": verification})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_user(&reply.body, true);
-    let reply = post(&api, RESET_CONFIRM, &json!({"token": reset, "password": new_password})).await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
-    assert_eq!(password_sign_in(&api, &registered.username, new_password).await.status, StatusCode::OK);
+    assert_reset_sets_password(&api, &reset, &registered.username, new_password).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -296,9 +294,7 @@ async fn a_password_the_rules_refuse_leaves_the_reset_link_good() {
     assert_eq!(password_sign_in(&api, &registered.username, PASSWORD).await.status, StatusCode::OK, "unchanged");
 
     let new_password = "long-enough-this-time";
-    let reply = post(&api, RESET_CONFIRM, &json!({"token": token, "password": new_password})).await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
-    assert_eq!(password_sign_in(&api, &registered.username, new_password).await.status, StatusCode::OK);
+    assert_reset_sets_password(&api, &token, &registered.username, new_password).await;
 }
 
 #[tokio::test]
@@ -533,6 +529,13 @@ async fn post(api: &Api, path: &str, body: &Value) -> Reply {
 }
 
 /// `POST /auth/token`, whatever it answers.
+/// Confirms a reset with `token`; the new password then signs in.
+async fn assert_reset_sets_password(api: &Api, token: &str, username: &str, password: &str) {
+    let reply = post(api, RESET_CONFIRM, &json!({"token": token, "password": password})).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    assert_eq!(password_sign_in(api, username, password).await.status, StatusCode::OK);
+}
+
 async fn password_sign_in(api: &Api, username: &str, password: &str) -> Reply {
     post(api, TOKEN, &json!({"username": username, "password": password})).await
 }

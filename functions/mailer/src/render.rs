@@ -8,6 +8,8 @@ use services::email::Letter;
 
 use crate::MailerError;
 
+/// Every email's HTML frame; each kind's template is its `content`.
+const LAYOUT: &str = include_str!("../templates/layout.html");
 const HTML: &str = include_str!("../templates/receipt.html");
 const HTML_LINE: &str = include_str!("../templates/receipt_line.html");
 const TEXT: &str = include_str!("../templates/receipt.txt");
@@ -86,7 +88,13 @@ pub fn letter(letter: &Letter, links: &AccountLinks) -> Result<Rendered, MailerE
         }
     };
     let escaped: Vec<(&str, String)> = values.iter().map(|(name, value)| (*name, escape_html(value))).collect();
-    Ok(Rendered { subject, html: fill(templates.html, &escaped)?, text: fill(templates.text, &values)? })
+    let html = framed(&subject, fill(templates.html, &escaped)?)?;
+    Ok(Rendered { html, text: fill(templates.text, &values)?, subject })
+}
+
+/// `content` in the layout every email shares.
+fn framed(subject: &str, content: String) -> Result<String, MailerError> {
+    fill(LAYOUT, &[("title", escape_html(subject)), ("content", content)])
 }
 
 pub fn receipt(order: &Order) -> Result<Rendered, MailerError> {
@@ -114,9 +122,10 @@ pub fn receipt(order: &Order) -> Result<Rendered, MailerError> {
             ("lines", lines),
         ]
     };
+    let subject = format!("Your receipt for order {}", order.id);
     Ok(Rendered {
-        subject: format!("Your receipt for order {}", order.id),
-        html: fill(HTML, &common(html_lines, escape_html))?,
+        html: framed(&subject, fill(HTML, &common(html_lines, escape_html))?)?,
+        subject,
         text: fill(TEXT, &common(text_lines, str::to_owned))?,
     })
 }
@@ -283,6 +292,7 @@ mod tests {
                 assert!(!part.contains("{{"), "{part}");
             }
             assert!(!rendered.html.contains("ann<b>"), "escaped in HTML");
+            assert!(rendered.html.starts_with("<!DOCTYPE html>") && rendered.html.trim_end().ends_with("</html>"));
         }
         let refund = super::letter(&letters[0], &links()).unwrap();
         assert!(refund.text.contains("We refunded 10.00 USD") && refund.text.contains("10.00 USD of 27.48 USD"));
