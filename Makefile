@@ -84,7 +84,7 @@ browser:
 # One cargo call, naming each binary: the ops crate's other six would each
 # cost a link with LTO, and a second call would resolve features anew.
 bench: venv dynamodb-local wrk
-	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f) --bin $(f)) -p floor-function --bin floor \
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f) --bin $(f)) -p floor-function --bin floor --bin sdk-floor \
 		-p bench-harness --bin run-bench -p local-bootstrap --bin local-bootstrap -p commerce-ops --bin seed-catalog
 	infra/stack.sh bench
 
