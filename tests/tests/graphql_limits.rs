@@ -211,7 +211,7 @@ async fn the_full_introspection_query_is_exempt_from_the_depth_limit_and_shows_t
             &["author", "body", "commentCount", "comments", "createdAt", "id", "isPublic", "title", "updatedAt"],
         ),
         ("Comment", "fields", &["author", "body", "createdAt", "id", "post", "updatedAt"]),
-        ("User", "fields", &["dateJoined", "id", "isStaff", "username"]),
+        ("User", "fields", &["dateJoined", "emailVerified", "id", "isStaff", "username"]),
         ("PostConnection", "fields", &["edges", "pageInfo"]),
         ("PostEdge", "fields", &["cursor", "node"]),
         ("CommentConnection", "fields", &["edges", "pageInfo"]),

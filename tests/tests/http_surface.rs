@@ -125,8 +125,9 @@ async fn each_request_ends_with_one_log_line_counting_its_aws_calls() {
     assert_eq!(line["status"], 201);
     assert!(line["duration_ms"].as_f64().is_some());
     assert!(line["time"].as_str().is_some_and(|t| t.ends_with('Z')));
-    // One transaction writes the user and claims the username.
-    assert_eq!(line["aws_calls"], serde_json::json!({"dynamodb": 1}));
+    // One transaction writes the user and claims the username; one message
+    // asks the mailer for the verification email.
+    assert_eq!(line["aws_calls"], serde_json::json!({"dynamodb": 1, "sqs": 1}));
     // Nothing secret in the line.
     assert!(!line.to_string().contains("log-line-pass"));
 }

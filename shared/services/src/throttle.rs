@@ -174,11 +174,13 @@ impl Flush {
         let mut writes = tokio::task::JoinSet::new();
         for due in self.writes {
             let counters = self.counters.clone();
-            writes.spawn(async move {
+            // Tasks of their own, so the scopes' writes go side by side;
+            // still counted against the request.
+            writes.spawn(platform::telemetry::in_this_request(async move {
                 let expires_at = due.window_start + due.rate.window_secs as i64 + 60;
                 let total = counters.add_hits(&due.scope, &due.caller, due.window_start, expires_at, due.hits).await;
                 (due, total)
-            });
+            }));
         }
         let mut verdict = Ok(());
         while let Some(joined) = writes.join_next().await {
