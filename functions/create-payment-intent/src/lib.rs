@@ -138,6 +138,7 @@ async fn create_and_record(state: &IntentState, order: &OrderHead) -> Result<Pay
             &order.currency,
             &order.id,
             &order.correlation_id,
+            &order.email,
             &idempotency_key(&order.id),
         )
         .await?;

@@ -8,7 +8,10 @@
 //! send: already sent, not paid, held by another delivery), send, and mark
 //! the receipt sent: 2 DynamoDB calls and 1 SES call, and 1 GetItem more:
 //! an address on the suppression list gets nothing, and the receipt
-//! becomes `suppressed`. A failed send lets the claim go
+//! becomes `suppressed`. The message names the address (the order's, as the
+//! payment provider echoed it), so that GetItem goes beside the claim: 2
+//! DynamoDB round trips and 1 SES call on the way; a message without it
+//! (an older one) reads the list after the claim. A failed send lets the claim go
 //! and marks the receipt `failed`; the message is reported as a batch item
 //! failure, so SQS delivers it again, and after the queue's
 //! `maxReceiveCount` it rests in the dead-letter queue until redriven. A
@@ -166,17 +169,28 @@ impl Mailer {
         // Boxed: the SDK's futures nest deep, and two kinds of send side by
         // side overflow the compiler's layout limit unboxed.
         match &request {
-            MailRequest::Receipt { order_id, .. } => Box::pin(self.send_receipt(order_id)).await,
+            MailRequest::Receipt { order_id, email, .. } => {
+                Box::pin(self.send_receipt(order_id, email.as_deref())).await
+            }
             _ => Box::pin(self.send_letter(&request)).await,
         }
     }
 
-    async fn send_receipt(&self, order_id: &str) -> Result<Delivered, MailerError> {
+    async fn send_receipt(&self, order_id: &str, address: Option<&str>) -> Result<Delivered, MailerError> {
         // One conditional write claims the send and returns the order with
-        // its lines, or says why not: no read before it.
+        // its lines, or says why not: no read before it. When the message
+        // names the address, the suppression list is read beside it.
         let claim_id = domain::ids::new_id();
         let now = timefmt::now().unix_timestamp();
-        let order = match self.receipts.claim(order_id, &claim_id, now, now + self.claim_lease_secs).await? {
+        let claiming = self.receipts.claim(order_id, &claim_id, now, now + self.claim_lease_secs);
+        let (claim, suppressed) = match address {
+            Some(address) => {
+                let (claim, suppressed) = tokio::join!(claiming, self.receipts.is_suppressed(address));
+                (claim?, Some(suppressed?))
+            }
+            None => (claiming.await?, None),
+        };
+        let order = match claim {
             ReceiptClaim::Claimed(order) => order,
             ReceiptClaim::AlreadySent => return Ok(Delivered::AlreadySent),
             ReceiptClaim::NotPaid(status) => {
@@ -188,8 +202,12 @@ impl Mailer {
             ReceiptClaim::HeldElsewhere => return Err(MailerError::HeldElsewhere),
             ReceiptClaim::NoSuchOrder => return Err(MailerError::NoSuchOrder),
         };
+        let suppressed = match suppressed {
+            Some(suppressed) => suppressed,
+            None => self.receipts.is_suppressed(&order.email).await?,
+        };
         let to = platform::telemetry::mask_email(&order.email);
-        if self.receipts.is_suppressed(&order.email).await? {
+        if suppressed {
             if !self.receipts.mark_suppressed(&order.id, &claim_id).await? {
                 tracing::warn!("the claim lapsed before the receipt was marked suppressed");
             }

@@ -179,6 +179,7 @@ impl Confirmer {
             fact: PaymentFact::Refunded { total: payment.cancel_amount },
             amount: payment.amount,
             currency: &currency,
+            receipt_to: Some(&order.email),
         };
         let audit = PaymentAudit { status: &status, ..self.audit_of(payment, Outcome::Refunded) };
         let entry = LedgerEntry::PortOnePayment(audit);
@@ -218,6 +219,7 @@ impl Confirmer {
             fact,
             amount: payment.amount,
             currency: &currency,
+            receipt_to: Some(&order.email),
         };
         let entry = LedgerEntry::PortOnePayment(self.audit_of(payment, outcome));
         self.settlement.settle(&entry, &order.id, &order.correlation_id, &report, known).await

@@ -41,6 +41,9 @@ pub struct ObjectSummary {
     /// `metadata.correlation_id`: the order's, made when it was placed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// `metadata.receipt_to`: the order's address, for its receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_to: Option<String>,
 }
 
 impl EventSummary {
@@ -80,6 +83,10 @@ impl EventSummary {
                     .pointer("/metadata/correlation_id")
                     .and_then(text)
                     .filter(|c| web::http::RequestId::is_well_formed(c)),
+                receipt_to: object
+                    .pointer("/metadata/receipt_to")
+                    .and_then(text)
+                    .and_then(|to| domain::email::normalise_address(&to)),
             },
         })
     }

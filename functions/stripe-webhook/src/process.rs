@@ -330,7 +330,9 @@ impl Processor {
             Some(order_id) => Some(order_id.clone()),
             None => self.ledger.order_of_payment_intent(payment_intent_id).await?,
         };
-        let report = PaymentReport { event_id: &event.id, payment_id: payment_intent_id, fact, amount, currency };
+        let receipt_to = object.receipt_to.as_deref();
+        let report =
+            PaymentReport { event_id: &event.id, payment_id: payment_intent_id, fact, amount, currency, receipt_to };
         Ok(match order_id {
             Some(order_id) => Plan::Change { order_id, report },
             None => Plan::Nothing(Outcome::UnknownOrder, None),

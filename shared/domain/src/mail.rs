@@ -18,6 +18,11 @@ pub enum MailRequest {
         /// The order's, so the mailer's log lines join the order's others.
         #[serde(default)]
         correlation_id: Option<String>,
+        /// The order's address, when the producer knew it: the mailer
+        /// checks the suppression list beside its claim (one round trip
+        /// for both) instead of after it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
     },
     /// "The provider confirmed refunds of this order up to this total".
     Refund {
@@ -53,7 +58,11 @@ impl MailRequest {
             Err(error) => match serde_json::from_str::<serde_json::Value>(body) {
                 Ok(value) if value.get("kind").is_none() => {
                     let receipt: UntypedReceipt = serde_json::from_value(value)?;
-                    Ok(Self::Receipt { order_id: receipt.order_id, correlation_id: receipt.correlation_id })
+                    Ok(Self::Receipt {
+                        order_id: receipt.order_id,
+                        correlation_id: receipt.correlation_id,
+                        email: None,
+                    })
                 }
                 _ => Err(error),
             },
@@ -110,7 +119,8 @@ mod tests {
     #[test]
     fn each_kind_round_trips_under_its_name() {
         let requests = [
-            MailRequest::Receipt { order_id: "01O".into(), correlation_id: Some("01C".into()) },
+            MailRequest::Receipt { order_id: "01O".into(), correlation_id: Some("01C".into()), email: None },
+            MailRequest::Receipt { order_id: "01O".into(), correlation_id: None, email: Some("a@example.org".into()) },
             MailRequest::Refund { order_id: "01O".into(), refunded_total: 500, correlation_id: None },
             MailRequest::EmailVerification { user_id: "01U".into(), request_id: "01R".into() },
             MailRequest::PasswordReset { email: "a@example.org".into(), request_id: "01R".into() },
@@ -127,7 +137,7 @@ mod tests {
     fn a_message_without_a_kind_is_a_receipt_and_anything_else_is_refused() {
         assert_eq!(
             MailRequest::parse(r#"{"order_id":"01O"}"#).unwrap(),
-            MailRequest::Receipt { order_id: "01O".into(), correlation_id: None }
+            MailRequest::Receipt { order_id: "01O".into(), correlation_id: None, email: None }
         );
         assert!(MailRequest::parse(r#"{"kind":"poem","order_id":"01O"}"#).is_err());
         assert!(MailRequest::parse(r#"{"kind":"refund","order_id":"01O"}"#).is_err(), "no total");

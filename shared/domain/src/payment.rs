@@ -50,6 +50,10 @@ pub struct PaymentReport<'a> {
     pub amount: i64,
     /// Lower case, as orders keep it.
     pub currency: &'a str,
+    /// The order's address as the provider echoes it (our PaymentIntents
+    /// carry it), for the receipt: the mailer then checks it against the
+    /// suppression list beside its claim instead of after it.
+    pub receipt_to: Option<&'a str>,
 }
 
 impl<'a> PaymentReport<'a> {
@@ -242,7 +246,7 @@ mod tests {
     }
 
     fn report(fact: PaymentFact, payment_id: &str) -> PaymentReport<'_> {
-        PaymentReport { event_id: "evt_1", payment_id, fact, amount: 1500, currency: "usd" }
+        PaymentReport { event_id: "evt_1", payment_id, fact, amount: 1500, currency: "usd", receipt_to: None }
     }
 
     fn now() -> OffsetDateTime {

@@ -93,15 +93,18 @@ impl StripeClient {
         currency: &str,
         order_id: &str,
         correlation_id: &str,
+        receipt_to: &str,
         idempotency_key: &str,
     ) -> Result<PaymentIntent, StripeError> {
         // Stripe echoes metadata in every event about the intent: the
-        // webhook learns the order and its correlation id from it.
+        // webhook learns the order, its correlation id and its receipt's
+        // address from it.
         let form = [
             ("amount", amount.to_string()),
             ("currency", currency.to_owned()),
             ("metadata[order_id]", order_id.to_owned()),
             ("metadata[correlation_id]", correlation_id.to_owned()),
+            ("metadata[receipt_to]", receipt_to.to_owned()),
         ];
         let request = self
             .http

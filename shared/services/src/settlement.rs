@@ -163,7 +163,7 @@ impl<S: SettlementStore, R: MailSender> PaymentSettlement<S, R> {
     /// Queues an order's receipt again (a replay mending a lost one); the
     /// mailer sends it once however often it is queued.
     pub async fn queue_receipt(&self, order_id: &str, correlation_id: &str) -> Result<()> {
-        self.receipts.send(&receipt(order_id, correlation_id)).await
+        self.receipts.send(&receipt(order_id, correlation_id, None)).await
     }
 
     /// Applies `report` to order `order_id`, recording `entry` with it.
@@ -209,7 +209,8 @@ impl<S: SettlementStore, R: MailSender> PaymentSettlement<S, R> {
                 tracing::info!(order_id, to = status.as_str(), "order status changed");
                 let receipt_queued = report.fact == PaymentFact::Succeeded;
                 if receipt_queued {
-                    self.receipts.send(&receipt(order_id, correlation_id)).await?;
+                    let to = report.receipt_to.or(known.map(|order| order.email.as_str()));
+                    self.receipts.send(&receipt(order_id, correlation_id, to)).await?;
                 }
                 let refund_notice_queued = self.queue_refund_notice(report, order_id, correlation_id).await?;
                 Ok(Settlement { effect: Effect::Applied(status), receipt_queued, refund_notice_queued })
@@ -254,7 +255,7 @@ impl<S: SettlementStore, R: MailSender> PaymentSettlement<S, R> {
         let mut receipt_queued = false;
         match (verdict, order) {
             (Verdict::AlreadyDone { requeue_receipt: true }, Some(order)) => {
-                self.receipts.send(&receipt(&order.id, &order.correlation_id)).await?;
+                self.receipts.send(&receipt(&order.id, &order.correlation_id, Some(&order.email))).await?;
                 receipt_queued = true;
             }
             (Verdict::GiveBack(why) | Verdict::Ignore(why), Some(order)) => {
@@ -289,8 +290,12 @@ impl<S: SettlementStore, R: MailSender> PaymentSettlement<S, R> {
     }
 }
 
-fn receipt(order_id: &str, correlation_id: &str) -> MailRequest {
-    MailRequest::Receipt { order_id: order_id.to_owned(), correlation_id: Some(correlation_id.to_owned()) }
+fn receipt(order_id: &str, correlation_id: &str, to: Option<&str>) -> MailRequest {
+    MailRequest::Receipt {
+        order_id: order_id.to_owned(),
+        correlation_id: Some(correlation_id.to_owned()),
+        email: to.map(str::to_owned),
+    }
 }
 
 /// A repeated refund report whose total the order holds: its notice may
@@ -332,7 +337,7 @@ mod tests {
     }
 
     fn report<'a>(event_id: &'a str, payment_id: &'a str, fact: PaymentFact) -> PaymentReport<'a> {
-        PaymentReport { event_id, payment_id, fact, amount: 2500, currency: "usd" }
+        PaymentReport { event_id, payment_id, fact, amount: 2500, currency: "usd", receipt_to: None }
     }
 
     static DELIVERY: Delivery =

@@ -39,6 +39,7 @@ impl MailQueue {
         self.send(&MailRequest::Receipt {
             order_id: order_id.to_owned(),
             correlation_id: Some(correlation_id.to_owned()),
+            email: None,
         })
         .await
     }
