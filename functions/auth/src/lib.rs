@@ -21,8 +21,6 @@ use services::accounts::email::AccountEmailService;
 use services::accounts::{self, AccountService};
 use services::email::MailQueue;
 use services::tokens::TokenService;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, Authenticated, Json, api_layer, json_response};
 use web::throttle::{self, ClientAddress, Throttle};
 
@@ -53,25 +51,21 @@ impl FromRef<AuthState> for Arc<TokenService> {
     }
 }
 
-/// The routes and their OpenAPI operations, from the same annotations, so
-/// the router and the document cannot disagree.
-pub fn api() -> OpenApiRouter<AuthState> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(token))
-        .routes(routes!(refresh))
-        .routes(routes!(logout))
-        .routes(routes!(me))
-        .routes(routes!(verify_email))
-        .routes(routes!(resend_verification))
-        .routes(routes!(request_password_reset))
-        .routes(routes!(confirm_password_reset))
-}
+web::api_routes!(AuthState;
+    register,
+    token,
+    refresh,
+    logout,
+    me,
+    verify_email,
+    resend_verification,
+    request_password_reset,
+    confirm_password_reset,
+);
 
 pub fn router(state: AuthState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let (routes, _) = api().with_state(state).split_for_parts();
-    api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
+    api_layer(throttle::apply(routes().with_state(state), throttle, tokens), ApiOptions { no_store: true })
 }
 
 /// A fresh access token and the refresh token that replaces the one used.

@@ -25,8 +25,6 @@ use services::Table;
 use services::orders::{IntentRecord, OrderService};
 use services::tokens::TokenService;
 use stripe::{PaymentIntent, StripeClient};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, Json, api_layer, json_response};
 use web::order_access::OrderAccess;
 use web::throttle::{self, Throttle};
@@ -51,13 +49,11 @@ impl FromRef<IntentState> for Arc<TokenService> {
     }
 }
 
-pub fn api() -> OpenApiRouter<IntentState> {
-    OpenApiRouter::new().routes(routes!(create_payment_intent))
-}
+web::api_routes!(IntentState; create_payment_intent);
 
 pub fn router(state: IntentState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let (routes, _) = api().with_state(state).split_for_parts();
+    let routes = routes().with_state(state);
     // The answer carries the intent's client secret: no cache may keep it.
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
 }

@@ -8,8 +8,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use domain::Error;
 use domain::error::ErrorBody;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, api_layer};
 
 /// The document as committed (`make openapi` writes it from the code; a
@@ -24,9 +22,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 
 const PAGE: &str = include_str!("../assets/docs.html");
 
-pub fn api() -> OpenApiRouter {
-    OpenApiRouter::new().routes(routes!(openapi_document)).routes(routes!(docs_page)).routes(routes!(docs_asset))
-}
+web::api_routes!((); openapi_document, docs_page, docs_asset);
 
 /// `PUBLIC_DOCS`: whether this stage shows its API description to anyone
 /// who asks. `on` (the default, and the local stack's) or `off`, which the
@@ -50,7 +46,7 @@ impl DocsOptions {
 }
 
 pub fn router(options: DocsOptions) -> Router {
-    let routes = if options.public { api().split_for_parts().0 } else { Router::new() };
+    let routes = if options.public { routes() } else { Router::new() };
     api_layer(routes, ApiOptions::default())
 }
 

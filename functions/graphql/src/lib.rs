@@ -22,8 +22,6 @@ use services::Table;
 use services::accounts::AccountService;
 use services::posts::PostService;
 use services::tokens::TokenService;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, api_layer, principal_from_headers};
 use web::pagination::CursorCodec;
 use web::throttle::{ClientAddress, Throttle};
@@ -96,13 +94,10 @@ impl GraphqlState {
     }
 }
 
-/// The routes and their OpenAPI operations, from the same annotations.
-pub fn api() -> OpenApiRouter<GraphqlState> {
-    OpenApiRouter::new().routes(routes!(graphql_get, graphql_post)).routes(routes!(graphiql_asset))
-}
+web::api_routes!(GraphqlState; graphql_get, graphql_post, graphiql_asset);
 
 pub fn router(state: GraphqlState) -> Router {
-    let (routes, _) = api().with_state(state).split_for_parts();
+    let routes = routes().with_state(state);
     api_layer(routes, ApiOptions::default())
 }
 

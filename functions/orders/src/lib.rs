@@ -19,8 +19,6 @@ use services::Table;
 use services::catalog::CatalogService;
 use services::orders::{OrderFilter, OrderService, PaymentIntents};
 use services::tokens::TokenService;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, created, json_response};
 use web::order_access::OrderAccess;
 use web::pagination::{CursorCodec, Page, envelope, parse_page_size, query_map, scope_of};
@@ -55,20 +53,20 @@ impl FromRef<OrdersState> for Arc<TokenService> {
     }
 }
 
-/// The routes and their OpenAPI operations, from the same annotations.
-pub fn api() -> OpenApiRouter<OrdersState> {
-    OpenApiRouter::new()
-        .routes(routes!(catalog::list_products, catalog::create_product))
-        .routes(routes!(catalog::update_product))
-        .routes(routes!(list_orders, create_order))
-        .routes(routes!(get_order))
-        .routes(routes!(cancel_order))
-        .routes(routes!(refund_order))
-}
+web::api_routes!(OrdersState;
+    catalog::list_products,
+    catalog::create_product,
+    catalog::update_product,
+    list_orders,
+    create_order,
+    get_order,
+    cancel_order,
+    refund_order,
+);
 
 pub fn router(state: OrdersState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let (routes, _) = api().with_state(state).split_for_parts();
+    let routes = routes().with_state(state);
     // Orders name people and what they bought: no cache may keep them.
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
 }

@@ -22,8 +22,6 @@ use domain::{Error, FieldErrors, Result};
 use platform::telemetry::aws_calls_so_far;
 use serde::{Deserialize, Serialize};
 use services::tokens::TokenService;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, Json, api_layer, json_response};
 use web::order_access::OrderAccess;
 use web::throttle::{self, ClientAddress, Throttle};
@@ -57,8 +55,12 @@ pub fn parse_allowed_sources(text: &str) -> std::result::Result<Vec<IpAddr>, Str
         .collect()
 }
 
-pub fn api() -> OpenApiRouter<PortOneState> {
-    OpenApiRouter::new().routes(routes!(complete_portone_payment)).routes(routes!(receive_portone_webhook))
+web::api_routes!(client_api, client_routes: PortOneState; complete_portone_payment);
+web::api_routes!(webhook_api, webhook_routes: PortOneState; receive_portone_webhook);
+
+/// Every route and its OpenAPI operation, for the document.
+pub fn api() -> utoipa_axum::router::OpenApiRouter<PortOneState> {
+    client_api().merge(webhook_api())
 }
 
 /// Clients' completion calls count against their rates; PortOne's webhook
@@ -66,10 +68,8 @@ pub fn api() -> OpenApiRouter<PortOneState> {
 /// soon stop).
 pub fn router(state: PortOneState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let (clients, _) =
-        OpenApiRouter::new().routes(routes!(complete_portone_payment)).with_state(state.clone()).split_for_parts();
-    let (webhook, _) =
-        OpenApiRouter::new().routes(routes!(receive_portone_webhook)).with_state(state).split_for_parts();
+    let clients = client_routes().with_state(state.clone());
+    let webhook = webhook_routes().with_state(state);
     api_layer(throttle::apply(clients, throttle, tokens).merge(webhook), ApiOptions { no_store: true })
 }
 

@@ -18,8 +18,6 @@ use domain::post::{NewPost, PostInput, PostView, WriteMode};
 use services::Table;
 use services::posts::PostService;
 use services::tokens::TokenService;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, Authenticated, Json, MaybeAuthenticated, api_layer, created, json_response};
 use web::pagination::CursorCodec;
 use web::throttle::{self, Throttle};
@@ -43,20 +41,33 @@ impl FromRef<PostsState> for Arc<TokenService> {
     }
 }
 
-/// The routes and their OpenAPI operations, from the same annotations.
-pub fn api() -> OpenApiRouter<PostsState> {
+web::api_routes!(operations, routes: PostsState;
+    listing::list_posts,
+    create_post,
+    get_post,
+    replace_post,
+    patch_post,
+    delete_post,
+    comments::list_comments,
+    comments::create_comment,
+    comments::get_comment,
+    comments::patch_comment,
+    comments::delete_comment,
+);
+
+/// The routes and their OpenAPI operations, for the document.
+pub fn api() -> utoipa_axum::router::OpenApiRouter<PostsState> {
     // Query parameter types are not collected from the annotations.
     let components = utoipa::openapi::ComponentsBuilder::new().schema_from::<listing::PostOrdering>().build();
-    OpenApiRouter::with_openapi(utoipa::openapi::OpenApiBuilder::new().components(Some(components)).build())
-        .routes(routes!(listing::list_posts, create_post))
-        .routes(routes!(get_post, replace_post, patch_post, delete_post))
-        .routes(routes!(comments::list_comments, comments::create_comment))
-        .routes(routes!(comments::get_comment, comments::patch_comment, comments::delete_comment))
+    utoipa_axum::router::OpenApiRouter::with_openapi(
+        utoipa::openapi::OpenApiBuilder::new().components(Some(components)).build(),
+    )
+    .merge(operations())
 }
 
 pub fn router(state: PostsState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let (routes, _) = api().with_state(state).split_for_parts();
+    let routes = routes().with_state(state);
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions::default())
 }
 

@@ -33,8 +33,6 @@ use services::accounts::AccountService;
 use services::accounts::social::check_domain;
 use services::tokens::TokenService;
 use sha2::{Digest, Sha256};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, Json, api_layer, json_response};
 use web::throttle::{self, Throttle};
 
@@ -83,13 +81,11 @@ impl FromRef<SocialState> for Arc<TokenService> {
     }
 }
 
-pub fn api() -> OpenApiRouter<SocialState> {
-    OpenApiRouter::new().routes(routes!(list_providers)).routes(routes!(start_sign_in)).routes(routes!(finish_sign_in))
-}
+web::api_routes!(SocialState; list_providers, start_sign_in, finish_sign_in);
 
 pub fn router(state: SocialState) -> Router {
     let (throttle, tokens) = (state.throttle.clone(), state.tokens.clone());
-    let (routes, _) = api().with_state(state).split_for_parts();
+    let routes = routes().with_state(state);
     // Answers carry our tokens: no cache may keep them.
     api_layer(throttle::apply(routes, throttle, tokens), ApiOptions { no_store: true })
 }

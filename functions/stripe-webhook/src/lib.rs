@@ -19,8 +19,6 @@ use domain::{Error, Result, timefmt};
 use platform::telemetry::{AwsCalls, aws_calls_so_far};
 use services::settlement::ledger::Delivery;
 use sha2::{Digest, Sha256};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use web::http::{ApiOptions, RequestId, WEBHOOK_BODY_LIMIT, api_layer, json_response, read_body};
 
 use event::EventSummary;
@@ -57,13 +55,11 @@ impl std::fmt::Debug for WebhookState {
     }
 }
 
-pub fn api() -> OpenApiRouter<WebhookState> {
-    OpenApiRouter::new().routes(routes!(receive_stripe_event))
-}
+web::api_routes!(WebhookState; receive_stripe_event);
 
 /// Webhooks are never throttled: Stripe's retries are the back-pressure.
 pub fn router(state: WebhookState) -> Router {
-    let (routes, _) = api().with_state(state).split_for_parts();
+    let routes = routes().with_state(state);
     api_layer(routes, ApiOptions::default())
 }
 

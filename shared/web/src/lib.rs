@@ -7,6 +7,7 @@ pub mod batch;
 pub mod http;
 pub mod order_access;
 pub mod pagination;
+pub mod routes;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
