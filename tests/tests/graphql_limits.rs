@@ -241,7 +241,7 @@ async fn the_full_introspection_query_is_exempt_from_the_depth_limit_and_shows_t
     let user_fields = ok(status, &body)["__type"]["fields"].as_array().unwrap_or_else(|| panic!("{body}"));
     let mut names: Vec<&str> = user_fields.iter().map(|field| field["name"].as_str().unwrap()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["dateJoined", "id", "isStaff", "username"], "{body}");
+    assert_eq!(names, ["dateJoined", "emailVerified", "id", "isStaff", "username"], "{body}");
 }
 
 #[tokio::test]
