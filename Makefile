@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON ?= python3
 CARGO ?= cargo
 
-.PHONY: help venv dynamodb-local java build run test unit lint fmt deploy-check requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo demo-account bench wrk bounce suppressions unsuppress staff
+.PHONY: help venv dynamodb-local java build run test unit lint fmt deploy-check requirements clean-stack openapi graphql-allowlist contracts browser package seed replay redrive demo demo-account bench wrk perf bounce suppressions unsuppress staff
 
 help:
 	@echo "make run     start the local stack and serve the API on http://127.0.0.1:3000"
@@ -83,10 +83,21 @@ browser:
 # floor function on the bench ports; results in bench/results/latest.{md,json}.
 # One cargo call, naming each binary: the ops crate's other six would each
 # cost a link with LTO, and a second call would resolve features anew.
-bench: venv dynamodb-local wrk
+# The hot reads' functions are built once more with symbols and frame
+# pointers into target/flame, for their flame graphs (perf); what is measured
+# stays the build that ships.
+FLAME_FUNCTIONS := posts orders graphql
+bench: venv dynamodb-local wrk perf
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f) --bin $(f)) -p floor-function --bin floor --bin sdk-floor \
 		-p bench-harness --bin run-bench -p local-bootstrap --bin local-bootstrap -p commerce-ops --bin seed-catalog
-	infra/stack.sh bench
+	CARGO_PROFILE_RELEASE_STRIP=false RUSTFLAGS="-C force-frame-pointers=yes" $(CARGO) build --release \
+		--target-dir target/flame $(foreach f,$(FLAME_FUNCTIONS),-p $(f) --bin $(f)) -p floor-function --bin sdk-floor
+	BENCH_FLAME_BIN_DIR=$(CURDIR)/target/flame/release infra/stack.sh bench
+
+perf:
+	@command -v perf >/dev/null || { \
+		echo "installing Debian's perf for the flame graphs"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null; }
 
 wrk:
 	@command -v wrk >/dev/null || { \

@@ -1,36 +1,61 @@
-//! `make bench`: every function beside the floor (the smallest `lambda_http`
-//! function, built the same way), in one run:
+//! `make bench`: every function beside the floors (the smallest
+//! `lambda_http` function, and one that makes a single DynamoDB read with
+//! the functions' SDK set-up, both built the same way), in one run:
 //!
 //! 1. cold starts: spawn → first poll of the Runtime API (init) and spawn →
 //!    first answer, over `BENCH_SPAWNS` fresh processes each;
 //! 2. peak memory after `BENCH_REQUESTS` warm requests;
 //! 3. binary and `bootstrap.zip` sizes;
-//! 4. CPU time per warm request of the operations that matter;
+//! 4. CPU time per warm request of the operations that matter, beside the
+//!    floor and the SDK floor (one DynamoDB `GetItem` with our SDK set-up);
 //! 5. AWS calls per operation, from the functions' own log lines;
-//! 6. throughput through the local gateway under `wrk`.
+//! 6. latency mode: the operations again with every AWS call delayed by a
+//!    proxy, for their round trips on the critical path and the DynamoDB
+//!    capacity, SQS and SES calls a bill counts;
+//! 7. dollars per million operations, from those figures;
+//! 8. throughput through the local gateway under `wrk`.
 //!
 //! It runs inside `infra/stack.sh bench` (DynamoDB Local, moto,
-//! localstripe, the seeded catalog) against release binaries, and writes `bench/results/latest.md`
-//! and `latest.json`.
+//! localstripe, the seeded catalog) against release binaries, and writes `bench/results/latest.md`,
+//! `latest.json` and the chart `latest.svg`.
 
+mod chart;
+mod cost;
 mod events;
+mod flame;
+mod latency;
 mod load;
 mod measure;
+mod profile;
 mod report;
 mod setup;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use local_gateway::{FunctionSpec, Template};
 use serde_json::json;
 
-use crate::events::{HttpEvents, HttpRequest, sqs_batch};
-use crate::measure::{Check, Subject, aws_calls_per_operation, batch_ok, graphql_ok, http_ok, sweep_ok};
-use crate::report::{FunctionResult, OperationResult, Report};
+use crate::events::{AwsCalls, HttpEvents, HttpRequest, sqs_batch};
+use crate::latency::{Proxies, Tally};
+use crate::measure::{
+    Check, Spread, Subject, aws_calls_per_operation, batch_ok, graphql_ok, http_200, http_ok, round1, sweep_ok,
+};
+use crate::report::{FunctionResult, LatencyReport, LatencyResult, OperationResult, Report};
 
 const FLOOR: &str = "FloorFunction";
+/// The SDK floor: one consistent `GetItem` of a small item per request.
+const SDK_FLOOR: &str = "SdkFloorFunction";
+/// The key (`pk` and `sk`) of the item the SDK floor reads.
+const SDK_FLOOR_KEY: &str = "bench-sdk-floor";
+
+/// The floors: built like the functions, measured like them, and held to
+/// no target.
+pub fn is_floor(function: &str) -> bool {
+    function == FLOOR || function == SDK_FLOOR
+}
 
 pub fn fresh_request_id() -> String {
     format!("bench-{}", ulid::Ulid::new())
@@ -44,6 +69,9 @@ struct Settings {
     requests: usize,
     wrk_seconds: u32,
     wrk_connections: u32,
+    /// Latency mode's delay per AWS call (`None`: latency mode off).
+    latency_delay: Option<Duration>,
+    latency_requests: usize,
 }
 
 fn number(name: &str, default: usize) -> Result<usize, String> {
@@ -73,6 +101,11 @@ impl Settings {
             requests,
             wrk_seconds: number("BENCH_WRK_SECONDS", 10)? as u32,
             wrk_connections: number("BENCH_WRK_CONNECTIONS", 4)? as u32,
+            latency_delay: match number("BENCH_LATENCY_MS", 20)? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms as u64)),
+            },
+            latency_requests: number("BENCH_LATENCY_REQUESTS", 50)?.max(10),
         })
     }
 }
@@ -113,19 +146,52 @@ async fn run() -> Result<(), String> {
     let mut bench = Bench::prepare(Settings::from_env()?)?;
     let fixtures = bench.set_up().await?;
     let requests = Requests::new(&fixtures);
-    let orders_made = bench.reads_and_new_orders(&requests).await?;
-    bench.order_reads_and_payments(&requests).await?;
-    let paid_event = bench.stripe_webhook(&orders_made).await?;
-    let (queue_arn, sent_receipt) = bench.mailer(orders_made.len()).await?;
-    bench.email_events().await?;
+    let redeliveries = bench.every_operation(&requests).await?;
     println!("bench: warm runs done ({:.1} s)", bench.started.elapsed().as_secs_f64());
-    let probes = Probes { requests, paid_event, queue_arn, sent_receipt };
+    let latency = bench.latency_mode(&requests).await?;
+    let profiles = bench.flame_graphs(&requests).await?;
+    let probes = Probes {
+        requests,
+        paid_event: redeliveries.paid_event,
+        queue_arn: redeliveries.queue_arn,
+        sent_receipt: redeliveries.sent_receipt,
+    };
     let functions = bench.cold_starts(&probes).await?;
     println!("bench: cold starts done ({:.1} s)", bench.started.elapsed().as_secs_f64());
     let throughput =
         throughput(&bench.settings, &bench.template_path, &bench.floor_template_path, &probes.requests.post_path)
             .await?;
-    bench.report(functions, throughput)
+    bench.report(functions, latency, throughput, profiles)
+}
+
+/// How the operations are run: the warm run, or a run of latency mode.
+struct Pass {
+    /// Warm events per operation (after one cold event).
+    requests: usize,
+    /// Messages per batch handed to the queue-fed functions.
+    batch_size: usize,
+    /// Latency mode: every AWS call through the proxies.
+    proxies: Option<Proxies>,
+}
+
+/// One operation's run in latency mode, at one delay.
+struct LatencyRun {
+    operation: &'static str,
+    function: &'static str,
+    delay: Duration,
+    duration: Spread,
+    /// Every event of the run, the cold first one included.
+    invocations: usize,
+    /// What went through the proxies during the run.
+    tally: Tally,
+}
+
+/// Events the cold starts send again: already handled, so every fresh
+/// instance answers them the same way.
+struct Redeliveries {
+    paid_event: HttpRequest,
+    queue_arn: String,
+    sent_receipt: (String, String),
 }
 
 /// What the steps share: where things are, the functions under test, and
@@ -142,8 +208,13 @@ struct Bench {
     order: Vec<String>,
     http: HttpEvents,
     floor_http: HttpEvents,
+    pass: Pass,
     results: Vec<OperationResult>,
+    latency_runs: Vec<LatencyRun>,
     max_rss: HashMap<String, u64>,
+    /// The template's usual `MemorySize` (its `Globals`): what the floors
+    /// are priced at, so their cost compares with the functions'.
+    functions_memory_mb: u64,
 }
 
 /// The requests the warm runs send and the cold starts send again, made
@@ -222,6 +293,8 @@ impl Bench {
         let floor_template_path = settings.root.join("bench/floor-template.yaml");
         let template = Template::load(&template_path).map_err(|e| e.to_string())?;
         let floor_template = Template::load(&floor_template_path).map_err(|e| e.to_string())?;
+        let functions_memory_mb =
+            most_common(template.functions.iter().map(|def| def.memory_mb)).ok_or("the template has no functions")?;
         let mut specs: HashMap<String, FunctionSpec> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
         for def in floor_template.functions.iter().chain(&template.functions) {
@@ -236,6 +309,7 @@ impl Bench {
         Ok(Bench {
             http: HttpEvents::load(&template_path)?,
             floor_http: HttpEvents::load(&floor_template_path)?,
+            pass: Pass { requests: settings.requests, batch_size: 10, proxies: None },
             settings,
             started: std::time::Instant::now(),
             work_dir,
@@ -245,7 +319,9 @@ impl Bench {
             specs,
             order,
             results: Vec::new(),
+            latency_runs: Vec::new(),
             max_rss: HashMap::new(),
+            functions_memory_mb,
         })
     }
 
@@ -257,16 +333,169 @@ impl Bench {
         let mut invoker = setup::Invoker::new(&self.http, &self.specs, self.log_dir.join("set-up.log"));
         let fixtures = setup::make(&mut invoker, &products).await?;
         invoker.shutdown().await;
+        put_sdk_floor_item().await?;
         println!("bench: set-up done ({:.1} s)", self.started.elapsed().as_secs_f64());
         Ok(fixtures)
     }
 
-    /// One operation's warm run, recorded (`per`: what one measured event
-    /// is); its answers when `keep_answers`.
-    async fn measure(&mut self, operation: Operation, per: &str, keep_answers: bool) -> Result<Vec<Bytes>, String> {
-        let subject = Subject::new(self.specs[operation.function].clone(), &self.log_dir);
+    /// Every operation, in an order that makes each one's events: new
+    /// orders, then Stripe's payments of them, then the receipts those
+    /// queue. Returns what the cold starts send again.
+    async fn every_operation(&mut self, requests: &Requests) -> Result<Redeliveries, String> {
+        let orders_made = self.reads_and_new_orders(requests).await?;
+        self.order_reads_and_payments(requests).await?;
+        let paid_event = self.stripe_webhook(&orders_made).await?;
+        let (queue_arn, sent_receipt) = self.mailer(orders_made.len()).await?;
+        self.email_events().await?;
+        Ok(Redeliveries { paid_event, queue_arn, sent_receipt })
+    }
+
+    /// Latency mode: every operation again, with each function's AWS calls
+    /// through the proxies, first undelayed, then held `D` each. The
+    /// difference of the two medians over `D` is the operation's round
+    /// trips on its critical path: the work on this machine, DynamoDB
+    /// Local's and moto's own time included, is in both and cancels out.
+    async fn latency_mode(&mut self, requests: &Requests) -> Result<Option<LatencyReport>, String> {
+        let Some(delay) = self.settings.latency_delay else { return Ok(None) };
+        let proxies = Proxies::start(Duration::ZERO).await?;
+        println!("bench: latency mode: DynamoDB via {}, moto via {}", proxies.dynamodb.url(), proxies.moto.url());
+        // One message a batch: a batch's messages are handled in turn, so
+        // its duration would be the sum of theirs.
+        self.pass = Pass { requests: self.settings.latency_requests, batch_size: 1, proxies: Some(proxies) };
+        let passes = self.undelayed_then_delayed(requests, delay).await;
+        // The proxies stop here; what runs next goes straight to the stack.
+        self.pass = Pass { requests: self.settings.requests, batch_size: 10, proxies: None };
+        passes?;
+        println!("bench: latency mode done ({:.1} s)", self.started.elapsed().as_secs_f64());
+        Ok(Some(LatencyReport {
+            delay_ms: delay.as_millis() as u64,
+            requests: self.settings.latency_requests,
+            operations: self.latency_results(delay),
+        }))
+    }
+
+    /// Flame graphs of the reads that matter most and of the SDK floor, when
+    /// the profiled binaries and `perf` are there.
+    async fn flame_graphs(&self, requests: &Requests) -> Result<Vec<profile::Profile>, String> {
+        let Some(flame_bin_dir) = profile::flame_bin_dir() else {
+            println!("bench: no flame graphs (needs perf and BENCH_FLAME_BIN_DIR, which `make bench` sets)");
+            return Ok(Vec::new());
+        };
+        let operations = [
+            self.http_operation("GET /posts/{id}", "PostsFunction", |_| HttpRequest::get(requests.post_path.clone()))?,
+            self.http_operation("GET /posts", "PostsFunction", |_| HttpRequest::get("/api/v1/posts"))?,
+            self.http_operation("GET /orders/{id}", "OrdersFunction", |_| requests.read_order.clone())?,
+            self.http_operation("GraphQL posts(first: 20) with authors", "GraphqlFunction", |_| {
+                HttpRequest::post_json("/graphql", &requests.feed_query)
+            })?,
+            self.http_operation("GetItem (SDK floor)", SDK_FLOOR, |_| HttpRequest::get("/sdk-floor"))?,
+        ];
+        let mut profiles = Vec::new();
+        for operation in operations {
+            let events = operation.events.iter().map(|(event, _)| event.clone()).collect();
+            let spec = &self.specs[operation.function];
+            let profiled = profile::profile(
+                spec,
+                &flame_bin_dir,
+                operation.name,
+                events,
+                operation.check,
+                &self.settings.out_dir,
+                &self.work_dir,
+            )
+            .await?;
+            println!("bench: flame graph of {}: {} samples, {}", profiled.operation, profiled.samples, profiled.file);
+            profiles.push(profiled);
+        }
+        Ok(profiles)
+    }
+
+    /// Every operation through the proxies, undelayed, then again with
+    /// each call held `delay`.
+    async fn undelayed_then_delayed(&mut self, requests: &Requests, delay: Duration) -> Result<(), String> {
+        self.every_operation(requests).await?;
+        if let Some(proxies) = &self.pass.proxies {
+            proxies.set_delay(delay);
+        }
+        self.every_operation(requests).await?;
+        Ok(())
+    }
+
+    /// Each operation's two latency-mode runs, as round trips and as what
+    /// one invocation of the delayed run asked of AWS.
+    fn latency_results(&self, delay: Duration) -> Vec<LatencyResult> {
+        let delay_ms = delay.as_secs_f64() * 1000.0;
+        self.latency_runs
+            .iter()
+            .filter(|run| run.delay == delay)
+            .filter_map(|delayed| {
+                let undelayed =
+                    self.latency_runs.iter().find(|run| run.delay.is_zero() && run.operation == delayed.operation)?;
+                let added_ms = delayed.duration.median_ms - undelayed.duration.median_ms;
+                let per_invocation = |count: f64| count / delayed.invocations.max(1) as f64;
+                let per = match self.results.iter().find(|o| o.operation == delayed.operation) {
+                    Some(warm) if warm.messages_per_batch.is_some() => format!("{} (a batch of 1)", warm.per),
+                    _ => "request".to_owned(),
+                };
+                Some(LatencyResult {
+                    operation: delayed.operation.to_owned(),
+                    function: delayed.function.to_owned(),
+                    per,
+                    undelayed: undelayed.duration,
+                    delayed: delayed.duration,
+                    round_trips: round1((added_ms / delay_ms).max(0.0)),
+                    dynamodb_calls: per_invocation(delayed.tally.dynamodb_calls as f64),
+                    read_units: per_invocation(delayed.tally.read_units),
+                    write_units: per_invocation(delayed.tally.write_units),
+                    sqs_calls: per_invocation(delayed.tally.sqs_calls as f64),
+                    sqs_send_message: per_invocation(delayed.tally.sqs_send_message as f64),
+                    ses_send_email: per_invocation(delayed.tally.ses_send_email as f64),
+                    dynamodb_calls_without_capacity: delayed.tally.dynamodb_calls_without_capacity,
+                })
+            })
+            .collect()
+    }
+
+    /// One operation's run, recorded (`per`: what its AWS calls are counted
+    /// per; `messages_per_batch`: for a queue-fed function); its answers
+    /// when `keep_answers`.
+    async fn measure(
+        &mut self,
+        operation: Operation,
+        per: &str,
+        messages_per_batch: Option<f64>,
+        keep_answers: bool,
+    ) -> Result<Vec<Bytes>, String> {
+        let mut spec = self.specs[operation.function].clone();
+        if let Some(proxies) = &self.pass.proxies {
+            spec.extra_env.extend(proxies.env());
+            let subject = Subject::new(spec, &self.log_dir);
+            let before = proxies.tally();
+            let events: Vec<Bytes> = operation.events.iter().map(|(event, _)| event.clone()).collect();
+            let run = subject.warm_run(events, operation.check, keep_answers).await?;
+            let delay = proxies.delay();
+            println!(
+                "bench: {:<36} {:>5} requests, median {:>7.2} ms with {:>3} ms a call",
+                operation.name,
+                run.requests,
+                run.duration.median_ms,
+                delay.as_millis()
+            );
+            self.latency_runs.push(LatencyRun {
+                operation: operation.name,
+                function: operation.function,
+                delay,
+                duration: run.duration,
+                invocations: operation.events.len(),
+                tally: proxies.tally().since(&before),
+            });
+            return Ok(run.answers);
+        }
+        let subject = Subject::new(spec, &self.log_dir);
         let (mut result, answers) = warm(&subject, &operation, keep_answers).await?;
         result.per = per.into();
+        result.messages_per_batch = messages_per_batch;
+        result.memory_mb = if is_floor(operation.function) { self.functions_memory_mb } else { subject.spec.memory_mb };
         let entry = self.max_rss.entry(operation.function.to_owned()).or_insert(0);
         *entry = (*entry).max(result.warm.max_rss_kib);
         self.results.push(result);
@@ -279,16 +508,22 @@ impl Bench {
         function: &'static str,
         make: impl Fn(usize) -> HttpRequest,
     ) -> Result<Operation, String> {
-        let events = if function == FLOOR { &self.floor_http } else { &self.http };
-        let check = if function == "GraphqlFunction" { graphql_ok } else { http_ok };
-        Ok(Operation { name, function, events: http_events(events, self.settings.requests + 1, make)?, check })
+        let events = if is_floor(function) { &self.floor_http } else { &self.http };
+        let check: Check = match function {
+            "GraphqlFunction" => graphql_ok,
+            // `found`: the item is there and was read.
+            SDK_FLOOR => http_200,
+            _ => http_ok,
+        };
+        Ok(Operation { name, function, events: http_events(events, self.pass.requests + 1, make)?, check })
     }
 
-    /// The floor, the reads, and the new orders (whose answers the webhook
+    /// The floors, the reads, and the new orders (whose answers the webhook
     /// step pays).
     async fn reads_and_new_orders(&mut self, requests: &Requests) -> Result<Vec<serde_json::Value>, String> {
         let operations = [
             self.http_operation("echo (floor)", FLOOR, |_| HttpRequest::get("/echo"))?,
+            self.http_operation("GetItem (SDK floor)", SDK_FLOOR, |_| HttpRequest::get("/sdk-floor"))?,
             self.http_operation("GET /auth/me", "AuthFunction", |_| {
                 HttpRequest::get("/api/v1/auth/me").header("authorization", &requests.bearer)
             })?,
@@ -303,10 +538,10 @@ impl Bench {
             self.http_operation("GET /docs", "DocsFunction", |_| HttpRequest::get("/api/v1/docs"))?,
         ];
         for operation in operations {
-            self.measure(operation, "request", false).await?;
+            self.measure(operation, "request", None, false).await?;
         }
         let orders = self.http_operation("POST /orders", "OrdersFunction", |i| requests.new_order(i))?;
-        let answers = self.measure(orders, "request", true).await?;
+        let answers = self.measure(orders, "request", None, true).await?;
         answers.iter().map(|answer| setup::decode(answer).map(|(_, order)| order)).collect()
     }
 
@@ -332,7 +567,7 @@ impl Bench {
             |_| requests.portone_complete.clone(),
         )?);
         for operation in operations {
-            self.measure(operation, "request", false).await?;
+            self.measure(operation, "request", None, false).await?;
         }
         Ok(())
     }
@@ -349,33 +584,43 @@ impl Bench {
             events: http_events(&self.http, webhook_events.len(), |i| webhook_events[i].clone())?,
             check: http_ok,
         };
-        self.measure(webhook, "request", false).await?;
+        self.measure(webhook, "request", None, false).await?;
         Ok(first)
     }
 
     /// The receipts those events queued, in batches of 10 as the event
-    /// source mapping delivers them. Returns the queue's ARN and one sent
-    /// receipt's message.
+    /// source mapping delivers them (of the pass's batch size in latency
+    /// mode). Returns the queue's ARN and one sent receipt's message.
     async fn mailer(&mut self, receipts: usize) -> Result<(String, (String, String)), String> {
         let queue = receipt_queue::Queue::connect().await?;
-        let batches = queue.take_batches(receipts, 10).await?;
+        let taken = queue.take_batches(receipts, 10).await?;
+        let batches: Vec<Vec<(String, String)>> = if self.pass.batch_size >= 10 {
+            taken
+        } else {
+            let messages: Vec<(String, String)> = taken.into_iter().flatten().collect();
+            messages.chunks(self.pass.batch_size.max(1)).map(<[(String, String)]>::to_vec).collect()
+        };
+        let messages_per_batch = batches.iter().map(Vec::len).sum::<usize>() as f64 / batches.len().max(1) as f64;
         let mailer = Operation {
             name: "mailer: batch of 10",
             function: "MailerFunction",
             events: batches.iter().map(|batch| (sqs_batch(&queue.arn, batch), String::new())).collect(),
             check: batch_ok,
         };
-        self.measure(mailer, "receipt", false).await?;
+        self.measure(mailer, "receipt", Some(messages_per_batch), false).await?;
         let sent_receipt = batches.first().and_then(|b| b.first()).cloned().ok_or("no receipt message")?;
         Ok((queue.arn, sent_receipt))
     }
 
     /// SES's reports: permanent bounces, each for an address of its own, in
-    /// batches of 10 (each one transaction: its marker and the address).
+    /// batches of 10 (of the pass's batch size in latency mode; each one
+    /// transaction: its marker and the address).
     async fn email_events(&mut self) -> Result<(), String> {
-        let bounces: Vec<(Bytes, String)> = (0..self.settings.requests.div_ceil(10) + 1)
+        let batch_size = self.pass.batch_size.max(1);
+        let batches = if batch_size >= 10 { self.pass.requests.div_ceil(10) + 1 } else { self.pass.requests + 1 };
+        let bounces: Vec<(Bytes, String)> = (0..batches)
             .map(|batch| {
-                let messages: Vec<(String, String)> = (0..10)
+                let messages: Vec<(String, String)> = (0..batch_size)
                     .map(|i| {
                         let id = format!("bench-{}", ulid::Ulid::new());
                         (id.clone(), ses_notification("Bounce", &format!("bounced-{batch}-{i}-{id}@example.com"), &id))
@@ -390,7 +635,7 @@ impl Bench {
             events: bounces,
             check: batch_ok,
         };
-        self.measure(email_events, "batch", false).await?;
+        self.measure(email_events, "bounce", Some(batch_size as f64), false).await?;
         Ok(())
     }
 
@@ -423,6 +668,7 @@ impl Bench {
         let http = |request: &HttpRequest| self.http.event(request, &fresh_request_id()).map(|e| e.1);
         match function {
             FLOOR => self.floor_http.event(&HttpRequest::get("/echo"), &fresh_request_id()).map(|e| e.1),
+            SDK_FLOOR => self.floor_http.event(&HttpRequest::get("/sdk-floor"), &fresh_request_id()).map(|e| e.1),
             "AuthFunction" => http(&HttpRequest::get("/api/v1/auth/me").header("authorization", &requests.bearer)),
             "PostsFunction" => http(&HttpRequest::get(requests.post_path.clone())),
             "DocsFunction" => http(&HttpRequest::get("/api/v1/docs")),
@@ -457,10 +703,30 @@ impl Bench {
         }
     }
 
-    fn report(self, functions: Vec<FunctionResult>, throughput: Vec<load::Throughput>) -> Result<(), String> {
-        let report = Report::new(functions, self.results, throughput, self.settings.spawns, self.settings.requests);
+    fn report(
+        self,
+        functions: Vec<FunctionResult>,
+        latency: Option<LatencyReport>,
+        throughput: Vec<load::Throughput>,
+        profiles: Vec<profile::Profile>,
+    ) -> Result<(), String> {
+        let report = Report::new(
+            functions,
+            self.results,
+            latency,
+            throughput,
+            profiles,
+            self.settings.spawns,
+            self.settings.requests,
+        );
         report.write(&self.settings.out_dir)?;
+        // The whole report, the cost table in it.
         println!("{}", report.markdown());
+        match report.cost.as_ref().map(|cost| cost.daily_mix) {
+            Some(Some(mix)) => println!("bench: the day's mix costs ${mix:.3} per million requests"),
+            Some(None) => println!("bench: an operation of the day's mix was not measured: no total"),
+            None => println!("bench: latency mode was off (BENCH_LATENCY_MS=0): no round trips, no cost table"),
+        }
         println!(
             "bench: done in {:.1} s; results in {}",
             self.started.elapsed().as_secs_f64(),
@@ -468,6 +734,31 @@ impl Bench {
         );
         Ok(())
     }
+}
+
+/// The item the SDK floor reads: its key and one short attribute.
+async fn put_sdk_floor_item() -> Result<(), String> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (client, table) = e2e_tests::dynamodb().await;
+    client
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(SDK_FLOOR_KEY.into()))
+        .item("sk", AttributeValue::S(SDK_FLOOR_KEY.into()))
+        .item("value", AttributeValue::S("a small item".into()))
+        .send()
+        .await
+        .map_err(|e| format!("the SDK floor's item: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// The value most of `values` have (the largest of the most common).
+fn most_common(values: impl Iterator<Item = u64>) -> Option<u64> {
+    let mut counts: HashMap<u64, usize> = HashMap::new();
+    for value in values {
+        *counts.entry(value).or_insert(0) += 1;
+    }
+    counts.into_iter().max_by_key(|(value, count)| (*count, *value)).map(|(value, _)| value)
 }
 
 /// Stripe's signed `payment_intent.succeeded` for an order the bench made.
@@ -524,11 +815,12 @@ async fn warm(
     let mut ids: Vec<String> =
         operation.events.iter().skip(1).map(|(_, id)| id.clone()).filter(|id| !id.is_empty()).collect();
     ids.extend(run.request_ids.iter().cloned());
-    // The floor logs nothing and calls nothing.
-    let aws_calls = if operation.function == FLOOR {
-        Default::default()
-    } else {
-        aws_calls_per_operation(&subject.log_file(), &ids)?
+    // The floors log nothing: the echo floor calls nothing, the SDK floor
+    // one `GetItem` per request (its whole code).
+    let aws_calls: AwsCalls = match operation.function {
+        FLOOR => AwsCalls::new(),
+        SDK_FLOOR => [("dynamodb".to_owned(), 1)].into_iter().collect(),
+        _ => aws_calls_per_operation(&subject.log_file(), &ids)?,
     };
     println!(
         "bench: {:<36} {:>5} requests, median {:>7.2} ms, CPU {:>8.1} µs/request",
@@ -540,6 +832,8 @@ async fn warm(
             operation: operation.name.to_owned(),
             function: operation.function.to_owned(),
             per: "request".into(),
+            messages_per_batch: None,
+            memory_mb: subject.spec.memory_mb,
             warm: run,
             aws_calls,
         },

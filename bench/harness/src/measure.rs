@@ -37,6 +37,10 @@ pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+pub fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 /// What checks a function's answer.
 pub type Check = fn(&[u8]) -> Result<(), String>;
 
@@ -208,6 +212,15 @@ pub fn http_ok(payload: &[u8]) -> Result<(), String> {
     match crate::events::http_status(payload) {
         Some(status) if status < 400 => Ok(()),
         Some(status) => Err(format!("answered {status}: {}", String::from_utf8_lossy(payload))),
+        None => Err(format!("not an HTTP answer: {}", String::from_utf8_lossy(payload))),
+    }
+}
+
+/// An HTTP answer that is exactly a 200.
+pub fn http_200(payload: &[u8]) -> Result<(), String> {
+    match crate::events::http_status(payload) {
+        Some(200) => Ok(()),
+        Some(status) => Err(format!("answered {status}, not 200: {}", String::from_utf8_lossy(payload))),
         None => Err(format!("not an HTTP answer: {}", String::from_utf8_lossy(payload))),
     }
 }

@@ -137,6 +137,8 @@ pub struct Measured {
     pub max_memory_kib: Option<u64>,
     /// CPU time the instance has used so far (user + system).
     pub cpu_time: Option<Duration>,
+    /// The instance's process, for a profiler to attach to.
+    pub pid: Option<u32>,
 }
 
 impl FunctionPool {
@@ -191,6 +193,7 @@ impl FunctionPool {
             first_response: None,
             max_memory_kib: None,
             cpu_time: None,
+            pid: None,
         };
         let shutting_down = || InvokeError::ShuttingDown { function: inner.spec.name.clone() };
         let Ok(_permit) = inner.slots.acquire().await else {
@@ -386,6 +389,7 @@ impl FunctionPool {
             first_response: cold.then(|| answered_at.saturating_duration_since(inst.spawned_at)),
             max_memory_kib: inst.pid.and_then(max_memory_kib),
             cpu_time: inst.pid.and_then(cpu_time),
+            pid: inst.pid,
         };
         (result, measured)
     }
