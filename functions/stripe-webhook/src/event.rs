@@ -41,8 +41,10 @@ pub struct ObjectSummary {
     /// `metadata.correlation_id`: the order's, made when it was placed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
-    /// `metadata.receipt_to`: the order's address, for its receipt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `metadata.receipt_to`: the order's address, for its receipt. Never
+    /// written out: the recorded summary and the logs keep no address (a
+    /// replay takes it from the order).
+    #[serde(default, skip_serializing)]
     pub receipt_to: Option<String>,
 }
 
