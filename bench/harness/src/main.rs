@@ -763,7 +763,7 @@ fn most_common(values: impl Iterator<Item = u64>) -> Option<u64> {
 
 /// Stripe's signed `payment_intent.succeeded` for an order the bench made.
 fn paid_event(order: &serde_json::Value, secret: &str) -> HttpRequest {
-    let event = e2e_tests::commerce::payment_intent_event(
+    let mut event = e2e_tests::commerce::payment_intent_event(
         "payment_intent.succeeded",
         &e2e_tests::commerce::event_id(),
         &format!("pi_bench{}", ulid::Ulid::new()),
@@ -771,6 +771,9 @@ fn paid_event(order: &serde_json::Value, secret: &str) -> HttpRequest {
         order["amount"].as_i64().unwrap_or_default(),
         order["currency"].as_str().unwrap_or_default(),
     );
+    // As Stripe echoes our PaymentIntents' metadata: the order's address
+    // goes with its receipt.
+    event["data"]["object"]["metadata"]["receipt_to"] = order["email"].clone();
     let body = event.to_string();
     let signature = e2e_tests::commerce::stripe_signature(&body, secret, e2e_tests::commerce::now());
     HttpRequest {
