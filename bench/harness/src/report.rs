@@ -12,6 +12,9 @@ use crate::measure::{ColdStarts, Spread, WarmRun};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// The hand-written account of the targets missed (`bench/misses.md`).
+const MISSES_NOTE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../misses.md");
+
 /// The reads held to the SDK floor: each is one or two DynamoDB reads and
 /// should cost little more in CPU than the floor's one.
 const READS: [&str; 6] = [
@@ -427,6 +430,13 @@ impl Report {
         md.push_str("\n## Targets\n\n| target | measured | met |\n|---|---|---|\n");
         for t in &self.targets {
             md.push_str(&format!("| {} | {} | {} |\n", t.target, t.measured, if t.met { "yes" } else { "**no**" }));
+        }
+        // Why a target is missed is a judgement, not a measurement: it is
+        // written by hand beside the harness and kept with the figures.
+        if let Ok(misses) = std::fs::read_to_string(MISSES_NOTE) {
+            md.push_str("\n## Misses, and why\n\n");
+            md.push_str(misses.trim());
+            md.push('\n');
         }
         md
     }
