@@ -3,6 +3,7 @@
 //! to send. A receipt keeps the same record on its order instead, where the
 //! order shows it.
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{ItemReader, Table, key_of, keys, n, s, sdk_error, updated_if};
@@ -40,6 +41,8 @@ impl MailEnd {
 }
 
 const CLAIMED: &str = "claimed";
+/// The claim is still this holder's (not lapsed and taken, not finished).
+const STILL_CLAIMED: &str = "claim_id = :claim AND #state = :claimed";
 
 #[derive(Debug, Clone)]
 pub struct MailLogRepository {
@@ -63,15 +66,8 @@ impl MailLogRepository {
         keep_until: Option<i64>,
     ) -> Result<MailClaim> {
         let mut update = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::sent_email(once_key))))
+            .update(once_key, claim_id)
             .condition_expression("attribute_not_exists(pk) OR (#state = :claimed AND lease_until < :now)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", s(CLAIMED))
-            .expression_attribute_values(":claim", s(claim_id))
             .expression_attribute_values(":until", n(until))
             .expression_attribute_values(":now", n(now))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
@@ -101,15 +97,8 @@ impl MailLogRepository {
     /// Records how the send ended; false when the claim lapsed first.
     pub async fn finish(&self, once_key: &str, claim_id: &str, end: MailEnd, message_id: Option<&str>) -> Result<bool> {
         let mut update = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .set_key(Some(key_of(keys::sent_email(once_key))))
-            .condition_expression("claim_id = :claim AND #state = :claimed")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", s(CLAIMED))
-            .expression_attribute_values(":claim", s(claim_id))
+            .update(once_key, claim_id)
+            .condition_expression(STILL_CLAIMED)
             .expression_attribute_values(":end", s(end.as_str()))
             .expression_attribute_values(":at", s(domain::timefmt::rfc3339(domain::timefmt::now())));
         update = match message_id {
@@ -124,18 +113,25 @@ impl MailLogRepository {
     /// Lets a claim go after a failed send, so the next delivery retries.
     pub async fn release(&self, once_key: &str, claim_id: &str) -> Result<()> {
         let update = self
-            .table
+            .update(once_key, claim_id)
+            .update_expression("SET lease_until = :zero")
+            .condition_expression(STILL_CLAIMED)
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()));
+        updated_if(update.send().await)?;
+        Ok(())
+    }
+
+    /// An update of the email's record by the holder of `claim_id`: its
+    /// key, `#state` and the `:claimed` and `:claim` values every change
+    /// states its condition with.
+    fn update(&self, once_key: &str, claim_id: &str) -> UpdateItemFluentBuilder {
+        self.table
             .client
             .update_item()
             .table_name(&self.table.name)
             .set_key(Some(key_of(keys::sent_email(once_key))))
-            .update_expression("SET lease_until = :zero")
-            .condition_expression("claim_id = :claim AND #state = :claimed")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claimed", s(CLAIMED))
             .expression_attribute_values(":claim", s(claim_id))
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()));
-        updated_if(update.send().await)?;
-        Ok(())
     }
 }
