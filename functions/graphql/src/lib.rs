@@ -248,14 +248,9 @@ async fn run(
     }
     execution.set_parsed_query(document);
     let response = match beside {
-        Some(flush) => match tokio::join!(flush.run(), state.schema.execute(execution)) {
-            (Err(error @ domain::Error::Throttled { .. }), _) => return Answer::from_error(&error),
-            (flushed, response) => {
-                if let Err(error) = flushed {
-                    tracing::warn!(error = %error, "throttle count not written");
-                }
-                response
-            }
+        Some(flush) => match flush.beside(state.schema.execute(execution)).await {
+            Ok(response) => response,
+            Err(error) => return Answer::from_error(&error),
         },
         None => state.schema.execute(execution).await,
     };

@@ -177,7 +177,7 @@ impl Flush {
             // Tasks of their own, so the scopes' writes go side by side;
             // still counted against the request.
             writes.spawn(platform::telemetry::in_this_request(async move {
-                let expires_at = due.window_start + due.rate.window_secs as i64 + 60;
+                let expires_at = kept_until(due.window_start, due.rate);
                 let total = counters.add_hits(&due.scope, &due.caller, due.window_start, expires_at, due.hits).await;
                 (due, total)
             }));
@@ -203,6 +203,27 @@ impl Flush {
         }
         verdict
     }
+
+    /// Makes the write beside `read` (a read answers after its own round
+    /// trips only): `read`'s output, unless the write finds the caller over
+    /// a limit. A write that fails otherwise leaves the read's answer
+    /// standing (it met the same table, and says so itself if it is down).
+    pub async fn beside<T>(self, read: impl std::future::Future<Output = T>) -> Result<T> {
+        let (flushed, output) = tokio::join!(self.run(), read);
+        match flushed {
+            Err(error @ Error::Throttled { .. }) => Err(error),
+            Err(error) => {
+                tracing::warn!(error = %error, "throttle count not written");
+                Ok(output)
+            }
+            Ok(()) => Ok(output),
+        }
+    }
+}
+
+/// When a window's counter may go (TTL): a minute after the window ends.
+fn kept_until(window_start: i64, rate: Rate) -> i64 {
+    window_start + rate.window_secs as i64 + 60
 }
 
 fn throttled(rate: Rate) -> Error {
@@ -292,8 +313,7 @@ impl Throttle {
         let Some(rate) = self.rates.get(scope).copied() else { return Ok(()) };
         let now = domain::timefmt::now().unix_timestamp();
         let (start, _) = window(now, rate);
-        let expires_at = start + rate.window_secs as i64 + 60;
-        let hits = self.counters.add_hits(scope, key, start, expires_at, 1).await?;
+        let hits = self.counters.add_hits(scope, key, start, kept_until(start, rate), 1).await?;
         if hits > rate.limit {
             tracing::info!(scope, "throttled");
             return Err(throttled(rate));
@@ -441,6 +461,19 @@ mod tests {
         hit(&second, None, "10.0.0.1").await.expect("the 10th: the second instance learns the 9 from its write");
         let eleventh = second.count_caller(None, "10.0.0.1");
         assert!(matches!(eleventh.verdict, Err(Error::Throttled { .. })), "refused at once on the second instance");
+    }
+
+    #[tokio::test]
+    async fn a_write_beside_a_read_replaces_its_answer_only_when_over_a_limit() {
+        let counter: Arc<MemoryHitCounter> = Arc::new(MemoryHitCounter::default());
+        let rates = parse_rates("anon=1/min").unwrap();
+        let (first, second) = (Throttle::new(counter.clone(), rates.clone()), Throttle::new(counter, rates));
+        let within = first.count_caller(None, "10.0.0.1").flush.expect("a new caller's write is due");
+        assert_eq!(within.beside(async { "answer" }).await.unwrap(), "answer");
+        let counted = second.count_caller(None, "10.0.0.1");
+        assert!(counted.verdict.is_ok(), "the second instance has not seen the first one's hit yet");
+        let over = counted.flush.expect("its first write is due").beside(async { "answer" }).await;
+        assert!(matches!(over, Err(Error::Throttled { .. })), "the write brings in the other instance's hit");
     }
 
     #[tokio::test]

@@ -85,19 +85,7 @@ pub async fn answer_counted(
     }
     match counted.flush {
         None => handle.await,
-        Some(flush) if is_read => {
-            let (flushed, answer) = tokio::join!(flush.run(), handle);
-            match flushed {
-                Err(error @ domain::Error::Throttled { .. }) => error.into_response(),
-                // The counters unreachable: the read's own answer stands
-                // (it met the same table, and says so itself if it is down).
-                Err(error) => {
-                    tracing::warn!(error = %error, "throttle count not written");
-                    answer
-                }
-                Ok(()) => answer,
-            }
-        }
+        Some(flush) if is_read => flush.beside(handle).await.unwrap_or_else(IntoResponse::into_response),
         Some(flush) => match flush.run().await {
             Ok(()) => handle.await,
             Err(error) => error.into_response(),
